@@ -1,0 +1,50 @@
+# Zaplecze — everything goes through these targets; the venv is created on demand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PO := $(wildcard src/zaplecze/locale/*/LC_MESSAGES/django.po)
+MO := $(PO:.po=.mo)
+VEGA := src/zaplecze/web/static/zaplecze/gen/vega-bundle.js
+
+.PHONY: run test test-pg bench lint assets venv messages clean
+
+venv: $(STAMP) assets
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Zaplecze needs Python 3.11 or newer"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+assets: $(STAMP) $(MO) $(VEGA)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/python -m zaplecze.core.i18n compile $<
+
+$(VEGA): $(STAMP)
+	$(BIN)/python -m zaplecze.web.assets
+
+run: venv
+	$(BIN)/zaplecze run
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-pg: venv
+	ZAPLECZE_DATABASE_URL=$${ZAPLECZE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+# Re-extract translatable strings (needs GNU gettext's xgettext, a developer tool only).
+messages: venv
+	cd src/zaplecze && ../../$(BIN)/django-admin makemessages -l pl -l en --no-obsolete --settings=zaplecze.settings
+
+clean:
+	rm -rf $(VENV) $(MO) $(VEGA)

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from zaplecze.api.api import api
+from zaplecze.web import auth_views
+
+urlpatterns = [
+    path("", include("zaplecze.web.urls")),
+    path("orders/", include("zaplecze.orders.urls")),
+    path("login/", auth_views.login_view, name="login"),
+    path("logout/", auth_views.logout_view, name="logout"),
+    path("account/", auth_views.account_view, name="account"),
+    path("account/password/", auth_views.password_change_view, name="password_change"),
+    path("api/v1/", api.urls),
+    path("django-admin/", admin.site.urls),
+]
