@@ -117,7 +117,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    _db["TEST"] = {"NAME": env("TEST_SQLITE_NAME")} if env("TEST_SQLITE_NAME") else {}
+if env("TEST_DB_NAME"):
+    # Lets several test runs share one PostgreSQL server without dropping each other's test database.
+    _db["TEST"] = {"NAME": env("TEST_DB_NAME")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
