@@ -31,6 +31,7 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python tests/pg_pass.py $(PYTEST_ARGS)
 
 test-pg: venv
 	ZAPLECZE_DATABASE_URL=$${ZAPLECZE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -42,9 +43,9 @@ lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-# Re-extract translatable strings (needs GNU gettext's xgettext, a developer tool only).
+# Re-extract translatable strings into the .po files (Babel; no GNU gettext needed).
 messages: venv
-	cd src/zaplecze && ../../$(BIN)/django-admin makemessages -l pl -l en --no-obsolete --settings=zaplecze.settings
+	ZAPLECZE_DATA_DIR=$${ZAPLECZE_DATA_DIR:-./var} $(BIN)/python -m zaplecze.core.i18n extract
 
 clean:
 	rm -rf $(VENV) $(MO) $(VEGA)

@@ -14,10 +14,69 @@ os.environ.setdefault("ZAPLECZE_DATA_DIR", tempfile.mkdtemp(prefix="zaplecze-tes
 os.environ.setdefault("ZAPLECZE_QUEUE_IMMEDIATE", "1")
 
 
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_URL = os.environ.get("ZAPLECZE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("ZAPLECZE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CHROMIUM = os.environ.get("ZAPLECZE_CHROMIUM", "/usr/bin/chromium")
+
+
 def pytest_configure(config):
     from zaplecze.core.i18n import ensure_compiled
 
     ensure_compiled()
+
+
+def _reachable(service: str) -> bool:
+    import socket
+
+    if service == "chromium":
+        return os.path.exists(CHROMIUM)
+    host, port = {"postgres": ("127.0.0.1", 5432), "redis": ("127.0.0.1", 6379)}[service]
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need(service: str) -> None:
+    """Skip when an outside service is missing locally; in CI a missing service is a failure."""
+    if not _reachable(service):
+        if IN_CI:
+            pytest.fail(f"{service} is required in CI but is not reachable")
+        pytest.skip(f"unavailable: {service}")
+
+
+def is_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need the default database to be PostgreSQL. In a SQLite run they are
+    deselected (not skipped): `make test` runs them in its PostgreSQL pass (tests/pg_pass.py)."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("postgres") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI a skipped test is a failure: every test must really run there."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(f"CI: {skipped} test(s) were skipped; in CI every test must run.", red=True)
+        session.exitstatus = 1
 
 
 @pytest.fixture(autouse=True)
