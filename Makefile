@@ -42,6 +42,7 @@ bench: venv
 lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 
 # Re-extract translatable strings into the .po files (Babel; no GNU gettext needed).
 messages: venv

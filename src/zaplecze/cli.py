@@ -88,11 +88,13 @@ def migrate() -> None:
 def createadmin(username: str, email: str) -> None:
     """Create an administrator. Password from ZAPLECZE_ADMIN_PASSWORD, else generated and printed once."""
     setup_django()
+    from django.conf import settings
+
     from zaplecze.core.errors import DomainError
     from zaplecze.core.permissions import Role
     from zaplecze.core.services import user_create
 
-    given = os.environ.get("ZAPLECZE_ADMIN_PASSWORD") or None
+    given = settings.ADMIN_PASSWORD
     try:
         _, password = user_create(username=username, password=given, role=Role.ADMIN, email=email, validate=False)
     except DomainError as exc:
@@ -135,7 +137,7 @@ def bootstrap(echo=click.echo) -> None:
         from zaplecze.core.permissions import Role
         from zaplecze.core.services import user_create
 
-        given = os.environ.get("ZAPLECZE_ADMIN_PASSWORD") or None
+        given = settings.ADMIN_PASSWORD
         _, password = user_create(username="admin", password=given, role=Role.ADMIN, validate=False)
         echo("=" * 60)
         echo("Administrator created. Log in at http://127.0.0.1:8000 with")
@@ -144,7 +146,7 @@ def bootstrap(echo=click.echo) -> None:
         echo("This password is shown once. Change it under Account.")
         echo("=" * 60)
     marker = settings.DATA_DIR / "demo-loaded"
-    if not marker.exists() and os.environ.get("ZAPLECZE_DEMO", "1") != "0":
+    if not marker.exists() and settings.DEMO_ON_FIRST_START:
         from zaplecze.orders.models import Order
 
         if not Order.objects.exists():
@@ -152,7 +154,7 @@ def bootstrap(echo=click.echo) -> None:
 
             echo("Loading the demo shop (first start only)…")
             t0 = time.monotonic()
-            stats = build_demo(progress=progress_enabled())
+            stats = build_demo(orders=settings.DEMO_ORDERS, progress=progress_enabled())
             echo(f"Demo shop ready: {stats['orders']} orders, {stats['products']} products "
                  f"in {time.monotonic() - t0:.0f} s")
         marker.write_text("1")

@@ -219,6 +219,11 @@ LOGGING = {
     },
 }
 
+# First start: administrator password (else generated and printed once) and the demo shop.
+ADMIN_PASSWORD = env("ADMIN_PASSWORD")
+DEMO_ON_FIRST_START = env_bool("DEMO", True)
+DEMO_ORDERS = int(env("DEMO_ORDERS", "20000"))
+
 # Ninja: rate limits and size limits on API input
 NINJA_PAGINATION_MAX_LIMIT = 500
 API_MAX_STRING = 2000
