@@ -1,31 +1,143 @@
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
 from django.db import connection
-from django.http import JsonResponse
+from django.db.models import Count, Q
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 
 from zaplecze.core import selectors as core_selectors
 from zaplecze.core.access import public, require
+from zaplecze.core.errors import NotFound
 from zaplecze.inventory import selectors as stock_selectors
+from zaplecze.inventory.models import Warehouse
 from zaplecze.orders import selectors as order_selectors
+from zaplecze.orders.models import OPEN_STAGES, Stage
 
 from . import charts
+
+# The dashboard's sales figures leave out cancelled orders; its links filter the queue the same way.
+SALES_STAGES = ",".join(s for s in Stage.values if s != Stage.CANCELLED)
+WAITING_STAGES = f"{Stage.READY},{Stage.IN_FULFILMENT}"
+
+STOCK_PAGE_SIZE = 50
+
+
+def _queue_url(**params) -> str:
+    return reverse("orders:queue") + "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _open_work_by_channel(now: dt.datetime) -> dict[str, dict]:
+    """Per channel: orders waiting to ship and open orders past their ship-by time (one query)."""
+    rows = (
+        order_selectors.orders_filtered(order_selectors.OrderFilter(stage=list(OPEN_STAGES)))
+        .values("channel__code", "channel__name")
+        .annotate(
+            waiting=Count("id", filter=Q(stage__in=[Stage.READY, Stage.IN_FULFILMENT])),
+            late=Count("id", filter=Q(ship_by__lt=now)),
+        )
+    )
+    return {r["channel__code"]: r for r in rows}
 
 
 @require("dashboard.view")
 def dashboard(request):
-    figures = order_selectors.dashboard_figures()
-    return render(request, "web/dashboard.html", {
-        "f": figures,
-        "chart_spec": charts.daily_revenue_chart(figures["daily"]),
-    })
+    now = timezone.now()
+    figures = order_selectors.dashboard_figures(now=now)
+    today: dt.date = figures["today"]
+    for p in figures["periods"]:
+        p.date_from = today - dt.timedelta(days=p.days - 1)
+        p.url = _queue_url(stage=SALES_STAGES, date_from=p.date_from.isoformat(), date_to=today.isoformat())
+    start30 = (today - dt.timedelta(days=29)).isoformat()
+    open_work = _open_work_by_channel(now)
+    total30 = sum((c["revenue"] or Decimal(0) for c in figures["by_channel"]), Decimal(0))
+    channels = []
+    seen = set()
+    for c in figures["by_channel"]:
+        code = c["channel__code"]
+        seen.add(code)
+        work = open_work.get(code, {})
+        channels.append(
+            {
+                "code": code,
+                "name": c["channel__name"],
+                "orders": c["orders"],
+                "revenue": c["revenue"] or Decimal(0),
+                "share": float((c["revenue"] or 0) / total30) if total30 else None,
+                "aov": (c["revenue"] / c["orders"]).quantize(Decimal("0.01"))
+                if c["orders"] and c["revenue"]
+                else None,
+                "waiting": work.get("waiting", 0),
+                "late": work.get("late", 0),
+            }
+        )
+    for code, work in open_work.items():
+        if code not in seen and (work["waiting"] or work["late"]):
+            channels.append(
+                {
+                    "code": code,
+                    "name": work["channel__name"],
+                    "orders": 0,
+                    "revenue": Decimal(0),
+                    "share": None,
+                    "aov": None,
+                    "waiting": work["waiting"],
+                    "late": work["late"],
+                }
+            )
+    for c in channels:
+        c["url"] = _queue_url(
+            channel=c["code"], stage=SALES_STAGES, date_from=start30, date_to=today.isoformat()
+        )
+        c["waiting_url"] = _queue_url(channel=c["code"], stage=WAITING_STAGES)
+        c["late_url"] = _queue_url(channel=c["code"], late="1")
+    return render(
+        request,
+        "web/dashboard.html",
+        {
+            "f": figures,
+            "channels": channels,
+            "total30": total30,
+            "links": {
+                "waiting": _queue_url(stage=WAITING_STAGES, sort="ship_by"),
+                "late": _queue_url(late="1", sort="ship_by"),
+                "attention": _queue_url(needs_attention="1", stage=SALES_STAGES),
+            },
+            "chart_spec": charts.daily_revenue_chart(
+                figures["daily"], start=today - dt.timedelta(days=29), end=today
+            ),
+        },
+    )
 
 
 @require("stock.view")
 def stock(request):
     q = request.GET.get("q", "").strip()[:64]
-    levels = stock_selectors.stock_levels(q=q, low_only=request.GET.get("low") == "1")[:300]
-    return render(request, "web/stock.html", {"levels": levels, "q": q})
+    warehouse = request.GET.get("warehouse", "").strip()[:20]
+    low = request.GET.get("low") == "1"
+    levels = stock_selectors.stock_levels(q=q, warehouse=warehouse, low_only=low)
+    page = Paginator(levels, STOCK_PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "web/stock.html",
+        {
+            "page": page,
+            "levels": page.object_list,
+            "q": q,
+            "low": low,
+            "warehouse": warehouse,
+            "warehouses": list(Warehouse.objects.order_by("priority", "code")),
+            "base_query": params.urlencode(),
+        },
+    )
 
 
 @require("jobs.view")
@@ -35,10 +147,6 @@ def jobs(request):
 
 @require("jobs.view")
 def job_detail(request, job_id: int):
-    from django.http import Http404
-
-    from zaplecze.core.errors import NotFound
-
     try:
         job = core_selectors.access_job(request.user, job_id)
     except NotFound:

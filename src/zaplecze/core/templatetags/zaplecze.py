@@ -48,3 +48,24 @@ def query_with(context, **changes):
         else:
             params[key] = value
     return "?" + params.urlencode() if params else "?"
+
+
+@register.filter
+def item(mapping, key):
+    """`{{ mapping|item:key }}`: a dict value by a variable key ('' when missing)."""
+    try:
+        return mapping.get(key, "")
+    except AttributeError:
+        return ""
+
+
+@register.filter
+def split(value, sep=None):
+    """`"a b c"|split`: a list of words (for short literal lists in templates)."""
+    return str(value).split(sep)
+
+
+@register.filter
+def field(form, name):
+    """`form|field:name`: the bound field of a form by a variable name."""
+    return form[name]
