@@ -23,3 +23,13 @@ def variant_search(q: str = "", limit: int = 50) -> QuerySet[Variant]:
     if q:
         qs = qs.filter(Q(sku__istartswith=q) | Q(ean=q) | Q(name__icontains=q))
     return qs[:limit]
+
+
+def variant_page(*, q: str = "", after: str = "", limit: int = 50) -> list[Variant]:
+    """Variants ordered by SKU, keyset-paginated: pass the last SKU of a page as `after`."""
+    qs = Variant.objects.select_related("product", "product__category").order_by("sku")
+    if q:
+        qs = qs.filter(Q(sku__istartswith=q) | Q(ean=q) | Q(name__icontains=q))
+    if after:
+        qs = qs.filter(sku__gt=after)
+    return list(qs[:limit])

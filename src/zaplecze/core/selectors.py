@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from .errors import NotFound
-from .models import AuditEntry, Job, User
+from .models import ApiToken, AuditEntry, Job, User
 
 
 def audit_for(obj_type: str, obj_id, limit: int = 200) -> QuerySet[AuditEntry]:
@@ -20,3 +20,8 @@ def access_job(actor: User, job_id: int) -> Job:
     if job is None or (job.owner_id != actor.pk and actor.role != "admin"):
         raise NotFound("No such job")
     return job
+
+
+def tokens_for(user: User) -> QuerySet[ApiToken]:
+    """The user's own active API tokens (never anyone else's)."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at", "-id")

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.db.models import F, QuerySet, Sum
 
-from .models import Reservation, StockLevel, StockMovement
+from .models import Reservation, StockLevel, StockMovement, Warehouse
 
 
-def stock_levels(*, q: str = "", warehouse: str = "", low_only: bool = False) -> QuerySet[StockLevel]:
+def stock_levels(*, q: str = "", warehouse: str = "", low_only: bool = False, sku: str = "") -> QuerySet[StockLevel]:
     qs = StockLevel.objects.select_related("variant", "warehouse").annotate(avail=F("on_hand") - F("reserved"))
+    if sku:
+        qs = qs.filter(variant__sku=sku)
     if q:
         qs = qs.filter(variant__sku__istartswith=q) | qs.filter(variant__ean=q)
     if warehouse:
@@ -36,3 +38,7 @@ def movements(*, variant_id: int | None = None, reference: str = "", limit: int 
     if reference:
         qs = qs.filter(reference=reference)
     return qs[:limit]
+
+
+def warehouse_by_code(code: str) -> Warehouse | None:
+    return Warehouse.objects.filter(code=code).first()

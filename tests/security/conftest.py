@@ -1,0 +1,1 @@
+from .support import world  # noqa: F401  (fixture)

@@ -1,0 +1,126 @@
+"""Shared by the security and API tests: one user per role with tokens and jobs, one order; helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.db import connection
+from django.test import Client
+
+from zaplecze.core.permissions import Role
+
+
+@dataclass
+class World:
+    """One user per role with an API token, a spare token and a job each, and one order."""
+
+    users: dict[str, Any] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    spare_token_ids: dict[str, int] = field(default_factory=dict)
+    job_ids: dict[str, int] = field(default_factory=dict)
+    order: Any = None
+    clients: dict[str | None, Client] = field(default_factory=dict)
+
+    def values(self, role: str | None) -> dict[str, Any]:
+        """Path parameter values that resolve to real objects for this role."""
+        out: dict[str, Any] = {
+            "order_id": self.order.pk,
+            "channel": "shop",
+            "external_id": self.order.external_id,
+        }
+        if role is not None:
+            out.update(job_id=self.job_ids[role], token_id=self.spare_token_ids[role])
+        else:
+            out.update(job_id=self.job_ids[Role.ADMIN], token_id=self.spare_token_ids[Role.ADMIN])
+        return out
+
+    def api_client(self, role: str | None) -> Client:
+        """A client sending the role's token (None: no token); one per role, since a new one is slow."""
+        if role not in self.clients:
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {self.tokens[role]}"} if role is not None else {}
+            self.clients[role] = Client(**headers)
+        return self.clients[role]
+
+
+@pytest.fixture
+def world(make_user, product_factory, ingest):
+    from zaplecze.core.models import ApiToken
+    from zaplecze.core.services import job_create, token_create
+
+    w = World()
+    for role in Role.values:
+        user = make_user(role)
+        w.users[role] = user
+        w.tokens[role] = token_create(user=user, name="main")
+        token_create(user=user, name="spare")
+        w.spare_token_ids[role] = ApiToken.objects.get(user=user, name="spare").pk
+        w.job_ids[role] = job_create(kind="import", title=f"import by {role}", owner=user).pk
+    product_factory(sku="SKU-0001", stock=10)
+    w.order = ingest().order
+    return w
+
+
+def db_state() -> dict[str, Any]:
+    """Everything a denied request must not change: row counts of every table, plus the mutable columns of
+    orders, stock levels, users and tokens. Sessions and login-attempt logs are left out (logging in a test
+    client writes them)."""
+    from zaplecze.core.models import ApiToken, User
+    from zaplecze.inventory.models import StockLevel
+    from zaplecze.orders.models import Order
+
+    models = [
+        m for m in apps.get_models(include_auto_created=True) if m._meta.app_label not in {"sessions", "axes"}
+    ]
+    # Every table's row count in one query (one round trip instead of one per table); the names are our tables'.
+    tables = [connection.ops.quote_name(m._meta.db_table) for m in models]
+    sql = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {t})" for t in tables)  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        counts = cursor.fetchone()
+    state: dict[str, Any] = {m._meta.label: n for m, n in zip(models, counts, strict=True)}
+    state["orders"] = list(
+        Order.objects.order_by("pk").values_list("pk", "version", "status_id", "updated_at")
+    )
+    state["stock"] = list(StockLevel.objects.order_by("pk").values_list("pk", "on_hand", "reserved"))
+    state["users"] = list(
+        User.objects.order_by("pk").values_list("pk", "password", "role", "language", "is_active")
+    )
+    state["tokens"] = list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at"))
+    return state
+
+
+def example_bodies(world: World) -> dict[str, dict]:
+    """A valid body for each API operation that takes one, keyed by "METHOD route"."""
+    from tests.conftest import order_data
+
+    full = order_data(external_id="2001", number="#2001")
+    body = {k: v for k, v in order_data(external_id="2002").items() if k not in ("channel", "external_id")}
+    return {
+        "POST api/v1/orders": full,
+        "PUT api/v1/orders/<channel>/<external_id>": body,
+        "POST api/v1/orders/tags": {"order_ids": [world.order.pk], "add": ["vip"]},
+        "PATCH api/v1/orders/<int:order_id>": {"version": world.order.version, "customer_name": "Jan Nowak"},
+        "POST api/v1/orders/<int:order_id>/status": {"status": "picking", "reason": "test"},
+        "POST api/v1/orders/<int:order_id>/notes": {"text": "Call the customer"},
+        "POST api/v1/products": {
+            "name": "Kubek",
+            "variants": [{"sku": "NEW-1", "ean": "5901234123457", "price": "19.99", "vat_rate": "23"}],
+        },
+        "POST api/v1/stock/adjustments": {
+            "sku": "SKU-0001",
+            "quantity": 3,
+            "kind": "receipt",
+            "reason": "delivery",
+        },
+    }
+
+
+def call(client: Client, method: str, url: str, body: Any = None):
+    if method in ("GET", "DELETE", "HEAD", "OPTIONS"):
+        return getattr(client, method.lower())(url)
+    return getattr(client, method.lower())(
+        url, data=body if body is not None else {}, content_type="application/json"
+    )
