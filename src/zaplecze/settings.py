@@ -61,12 +61,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves the API docs' Swagger UI from its own static files instead of a CDN
     "axes",
     "huey.contrib.djhuey",
     "zaplecze.core",
     "zaplecze.catalog",
     "zaplecze.inventory",
     "zaplecze.orders",
+    "zaplecze.service",
+    "zaplecze.shipping",
     "zaplecze.web",
     "zaplecze.api",
 ]
@@ -223,6 +226,16 @@ LOGGING = {
 ADMIN_PASSWORD = env("ADMIN_PASSWORD")
 DEMO_ON_FIRST_START = env_bool("DEMO", True)
 DEMO_ORDERS = int(env("DEMO_ORDERS", "20000"))
+
+# --- Shipping: InPost ShipX and delivery promises ---------------------------------------------
+INPOST_API_URL = env("INPOST_API_URL", "https://api-shipx-pl.easypack24.net")  # sandbox: sandbox-api-shipx-pl...
+INPOST_TOKEN = env("INPOST_TOKEN", "")
+INPOST_ORGANIZATION_ID = env("INPOST_ORGANIZATION_ID", "")
+INPOST_TIMEOUT = float(env("INPOST_TIMEOUT", "20"))  # seconds per request
+INPOST_LABEL_TYPE = env("INPOST_LABEL_TYPE", "A6")  # A6 (label printer) or normal (A4)
+INPOST_SENDING_METHOD = env("INPOST_SENDING_METHOD", "dispatch_order")  # courier collects; or parcel_locker
+INPOST_WEBHOOK_SECRET = env("INPOST_WEBHOOK_SECRET", "")  # part of the webhook address; empty: webhook off
+SHIP_AT_RISK_HOURS = int(env("SHIP_AT_RISK_HOURS", "4"))  # open orders due within this many hours are "at risk"
 
 # Ninja: rate limits and size limits on API input
 NINJA_PAGINATION_MAX_LIMIT = 500

@@ -7,6 +7,9 @@ from zaplecze.web import auth_views
 urlpatterns = [
     path("", include("zaplecze.web.urls")),
     path("orders/", include("zaplecze.orders.urls")),
+    path("shipping/", include("zaplecze.shipping.urls")),
+    path("service/", include("zaplecze.service.urls")),
+    path("zwrot/", include("zaplecze.service.public_urls")),
     path("login/", auth_views.login_view, name="login"),
     path("logout/", auth_views.logout_view, name="logout"),
     path("account/", auth_views.account_view, name="account"),

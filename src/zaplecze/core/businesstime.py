@@ -53,3 +53,60 @@ def ship_by(placed_at: dt.datetime, within_hours: int) -> dt.datetime:
     local_day = placed_at.astimezone(tz()).date()
     deadline_day = add_business_days(local_day, days)
     return dt.datetime.combine(deadline_day, WORKDAY_END, tzinfo=tz()).astimezone(dt.UTC)
+
+
+def ship_by_promise(
+    accepted_at: dt.datetime,
+    *,
+    handling_days: int,
+    cutoff: dt.time | None = None,
+    deadline: dt.time | None = None,
+) -> dt.datetime:
+    """Dispatch deadline of a delivery promise such as "ships within 1 working day; paid by 14:00 ships the
+    same day". Returned in UTC.
+
+    The acceptance day is the local (Europe/Warsaw) day of `accepted_at` (usually the payment time) when it
+    is a business day and the time is at or before `cutoff` (no cut-off: any time of the day counts);
+    otherwise the next business day. The ship-by day is the `handling_days`-th business day counting the
+    acceptance day as the first (0 is read as 1: the same day). The deadline time on that day is `deadline`,
+    by default the end of the working day (16:00), but never earlier than the cut-off.
+
+    Paid Fri 19.12.2025 15:00, cut-off 14:00, 1 day -> Mon 22.12.2025; paid Tue 23.12.2025 15:00 ->
+    Mon 29.12.2025 (24-26.12 are holidays, 27-28 a weekend)."""
+    local = accepted_at.astimezone(tz())
+    day = local.date()
+    if not is_business_day(day) or (cutoff is not None and local.time().replace(tzinfo=None) > cutoff):
+        day = add_business_days(day, 1)
+    ship_day = add_business_days(day, max(1, handling_days) - 1)
+    end = deadline or WORKDAY_END
+    if cutoff is not None and cutoff > end:
+        end = cutoff
+    return dt.datetime.combine(ship_day, end, tzinfo=tz()).astimezone(dt.UTC)
+
+
+@lru_cache(maxsize=64)
+def _holiday_names(year: int, language: str) -> holidays.HolidayBase:
+    return holidays.country_holidays("PL", years=year, language=language)
+
+
+def holiday_name(day: dt.date, language: str = "en_US") -> str | None:
+    """The public holiday's name on `day` ("pl" or "en_US"), or None."""
+    if not is_holiday(day):
+        return None
+    return _holiday_names(day.year, language).get(day)
+
+
+def first_business_day_from(day: dt.date) -> dt.date:
+    """`day` itself when it is a business day, else the next one (neither Saturday, Sunday nor a holiday)."""
+    return add_business_days(day, 0)
+
+
+def local_today() -> dt.date:
+    """Today in the shop's time zone (deadlines are calendar days in Europe/Warsaw)."""
+    from django.utils import timezone
+
+    return timezone.now().astimezone(tz()).date()
+
+
+def local_date(value: dt.datetime) -> dt.date:
+    return value.astimezone(tz()).date()

@@ -38,9 +38,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # catalog and stock
     "catalog.edit": frozenset({_A, _O, _M}),
     "stock.adjust": frozenset({_A, _O, _W}),
+    # shipping
+    "shipping.view": ALL,
+    "shipping.manage": frozenset({_A, _O, _W}),  # create/cancel shipments, labels, tracking numbers, sync
+    # customer service: returns, complaints, refunds
+    "service.view": frozenset({_A, _O, _W, _S, Role.READONLY}),
+    "service.manage": frozenset({_A, _O, _S}),  # create and decide returns and complaints, notes, e-mails
+    "service.receive": frozenset({_A, _O, _W, _S}),  # receive and inspect returned goods (back into stock)
+    "refunds.approve": frozenset({_A, _O, _S}),  # record, confirm and cancel refunds
     # settings
     "settings.statuses": frozenset({_A, _O}),
     "settings.channels": frozenset({_A, _O}),
+    "settings.shipping": frozenset({_A, _O}),  # carriers and delivery promises
     "users.manage": frozenset({_A}),
     "audit.view": frozenset({_A, _O}),
 }

@@ -13,6 +13,8 @@ AREAS = [
     ("dashboard", _("Dashboard"), "web:dashboard", ("dashboard.view",)),
     ("orders", _("Orders"), "orders:queue", ("orders.view",)),
     ("stock", _("Stock"), "web:stock", ("stock.view",)),
+    ("shipping", _("Shipping"), "shipping:list", ("shipping.view",)),
+    ("service", _("Customer service"), "service:overview", ("service.view",)),
     ("jobs", _("Jobs"), "web:jobs", ("jobs.view",)),
 ]
 # Settings screens (key, url name, permission): one "Settings" entry at the right end of the bar leads to
