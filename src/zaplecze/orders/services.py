@@ -86,7 +86,7 @@ def status_for(*, code: str = "", stage: str | None = None) -> OrderStatus:
         if status is None:
             raise DomainError(f"Unknown order status {code!r}", field="status", code="unknown_status")
         if stage and status.stage != stage:
-            raise DomainError(f"Status {code!r} belongs to stage {status.stage!r}, not {stage!r}", field="stage")
+            raise DomainError(f"Status {code!r} belongs to stage {status.stage!r}, not {str(stage)!r}", field="stage")
         return status
     stage = stage or Stage.NEW
     status = (
@@ -193,10 +193,14 @@ def _index_search(order: Order, skus: Iterable[str]) -> None:
     OrderSearchToken.objects.bulk_create([OrderSearchToken(order=order, token=t) for t in sorted(_tokens(order, skus))])
 
 
-def _order_values(data: OrderIn, channel: Channel, status: OrderStatus) -> tuple[dict[str, Any], list[dict], list[dict]]:
-    """Column values, line values and attention reasons computed from the validated input."""
+def _order_values(data: OrderIn, channel: Channel, status: OrderStatus,
+                  variants: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict], list[dict]]:
+    """Column values, line values and attention reasons computed from the validated input.
+
+    `variants` (SKU/EAN -> Variant, as `variants_by_codes` returns) may be prefetched by the batch intake."""
     attention: list[dict] = []
-    variants = variants_by_codes({line.sku for line in data.lines} | {line.ean for line in data.lines if line.ean})
+    if variants is None:
+        variants = variants_by_codes({line.sku for line in data.lines} | {line.ean for line in data.lines if line.ean})
     lines = []
     top_rate = "0"
     for i, line in enumerate(data.lines):
@@ -412,6 +416,12 @@ def _update(order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, 
                         f"Channel reported status {status.code} but {from_stage} -> {status.stage} is not allowed"}
         values["status"], values["stage"] = from_status, from_stage
     lines_changed = _lines_snapshot(old_lines) != _lines_snapshot(line_values)
+    if not lines_changed and not move_refused and _is_noop(order, data, values):
+        # A different payload that changes nothing (e.g. our own CSV export imported back): remember its
+        # fingerprint so the next identical delivery takes the fast path, and report it unchanged.
+        Order.objects.filter(pk=order.pk).update(source_hash=fingerprint)
+        order.source_hash = fingerprint
+        return IngestResult(order=order, outcome="unchanged")
     for k, v in values.items():
         setattr(order, k, v)
     order.source_hash = fingerprint
@@ -453,6 +463,19 @@ def _update(order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, 
     return IngestResult(order=order, outcome="updated", attention=attention)
 
 
+def _is_noop(order: Order, data: OrderIn, values: dict[str, Any]) -> bool:
+    """True when applying this version would change no stored value of the order (lines aside)."""
+    for k, v in values.items():
+        if k == "source_updated_at":
+            continue
+        current = order.status_id if k == "status" else getattr(order, k)
+        if (v.pk if k == "status" else v) != current:
+            return False
+    if order.customer_id is None and (data.email or data.phone):
+        return False  # the update would link a customer
+    return set(order.tags.values_list("name", flat=True)) == set(data.tags)
+
+
 def _stamp_stage_times(order: Order, now) -> None:
     if order.stage == Stage.SHIPPED and order.shipped_at is None:
         order.shipped_at = now
@@ -462,13 +485,24 @@ def _stamp_stage_times(order: Order, now) -> None:
             order.shipped_at = now
 
 
+def ingest_orders_batch(items: list[OrderIn], *, actor: User | None = None,
+                        source: str = "import") -> list[IngestResult | DomainError]:
+    """Many orders through the same intake as `ingest_order`, with the same result per order, faster:
+    new orders are prefetched and bulk-inserted per batch in one transaction. See `orders.intake`."""
+    from .intake import ingest_orders_batch as _batch
+
+    return _batch(items, actor=actor, source=source)
+
+
 # --- staff actions ----------------------------------------------------------------------------------
 
 
 def _lock(order_id: int, expected_version: int | None) -> Order:
-    order = Order.objects.select_for_update().select_related("status", "channel").filter(pk=order_id).first()
-    if order is None:
+    # Lock the order row alone, then read it: locking through a join makes PostgreSQL re-check a row that a
+    # concurrent transaction just updated against the old joined status row and drop it ("not found").
+    if Order.objects.select_for_update().filter(pk=order_id).values_list("pk", flat=True).first() is None:
         raise NotFound(_("Order not found"))
+    order = Order.objects.select_related("status", "channel").get(pk=order_id)
     if expected_version is not None and order.version != expected_version:
         raise Conflict(
             _("Order %(number)s was changed by someone else in the meantime (version %(theirs)s, yours %(yours)s). "
@@ -650,6 +684,6 @@ def channel_save(*, code: str, name: str, kind: str, ship_within_hours: int = 24
 
 
 __all__ = [
-    "IngestResult", "ingest_order", "order_transition", "order_bulk_transition", "order_edit", "order_add_note",
+    "IngestResult", "ingest_order", "ingest_orders_batch", "order_transition", "order_bulk_transition", "order_edit", "order_add_note",
     "order_tags_change", "order_resolve_attention", "status_for", "status_save", "channel_save", "CustomerType",
 ]
