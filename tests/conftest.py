@@ -10,8 +10,6 @@ from decimal import Decimal
 
 import pytest
 
-os.environ.setdefault("ZAPLECZE_DATA_DIR", tempfile.mkdtemp(prefix="zaplecze-test-"))
-os.environ.setdefault("ZAPLECZE_QUEUE_IMMEDIATE", "1")
 
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -71,3 +71,34 @@ def test_insufficient_stock_flags_order_without_negative_stock(product_factory, 
     assert (level.on_hand, level.reserved) == (1, 0)
     assert result.order.needs_attention
     assert result.order.attention_reasons[0]["code"] == "stock_short"
+
+
+def test_channel_update_keeps_a_stock_shortage_flag_that_still_holds(product_factory, ingest):
+    product_factory(sku="SKU-0001", stock=1)
+    ingest()  # wants 2, only 1 on hand -> short
+    updated = ingest(notes="Leave at the door")  # same lines, new note
+
+    assert updated.outcome == "updated"
+    assert updated.order.needs_attention is True
+    assert [r["code"] for r in updated.order.attention_reasons] == ["stock_short"]
+
+
+def test_attention_cleared_by_hand_is_not_brought_back_by_an_unrelated_update(product_factory, ingest):
+    from zaplecze.orders.services import order_resolve_attention
+
+    ingest(lines=[{"sku": "NOPE-1", "quantity": 1, "unit_price_gross": "10.00"}])
+    order = Order.objects.get()
+    order_resolve_attention(order_id=order.pk, actor=None, note="mapped by hand")
+    # the channel sends the same order again with a note; the unknown SKU is still unknown: flagged again
+    again = ingest(lines=[{"sku": "NOPE-1", "quantity": 1, "unit_price_gross": "10.00"}], notes="x")
+    assert [r["code"] for r in again.order.attention_reasons] == ["unknown_sku"]
+
+
+def test_discount_above_order_value_is_refused():
+    from pydantic import ValidationError
+
+    from tests.conftest import order_data
+    from zaplecze.orders.schemas import OrderIn
+
+    with pytest.raises(ValidationError, match="discount"):
+        OrderIn.model_validate(order_data(discount="500.00"))

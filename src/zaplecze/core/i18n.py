@@ -61,7 +61,8 @@ def extract_template_catalog() -> Catalog:
         if path.suffix == ".py":
             source = text
         else:
-            source = templatize(text, origin=rel)
+            # templatize keeps line numbers; indentation is meaningless there and would trip the tokenizer.
+            source = "\n".join(line.lstrip() for line in templatize(text, origin=rel).split("\n"))
         for lineno, message, comments, context in extract(
             "python", io.BytesIO(source.encode("utf-8")), keywords=KEYWORDS, comment_tags=("Translators:",)
         ):

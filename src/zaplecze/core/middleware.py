@@ -40,6 +40,7 @@ class IdleTimeoutMiddleware:
             last = request.session.get(self.KEY)
             if last is not None and now - int(last) > settings.IDLE_TIMEOUT_SECONDS:
                 logout(request)
-            else:
+            elif last is None or now - int(last) >= 60:
+                # Refreshed at most once a minute, so that reading pages does not write the session each time.
                 request.session[self.KEY] = now
         return self.get_response(request)

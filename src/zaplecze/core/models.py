@@ -35,6 +35,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
     @staticmethod
     def hash(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
@@ -42,9 +45,6 @@ class ApiToken(models.Model):
     @staticmethod
     def generate() -> str:
         return "zpl_" + secrets.token_urlsafe(32)
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user})"
 
 
 class AuditEntry(models.Model):
@@ -92,11 +92,11 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} {self.state}"
+
     @property
     def percent(self) -> int | None:
         if not self.progress_total:
             return None
         return min(100, int(100 * self.progress_done / self.progress_total))
-
-    def __str__(self) -> str:
-        return f"{self.kind} #{self.pk} {self.state}"

@@ -16,6 +16,10 @@ from .models import CustomerType, DeliveryMethod, PaymentMethod, PaymentStatus, 
 
 Str = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 ShortStr = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+# Bounds of the database columns these land in (PostgreSQL refuses longer values).
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Number = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)]
+LINE_TOTAL_LIMIT = Decimal(10) ** 13
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
 
 
@@ -24,7 +28,7 @@ class Strict(BaseModel):
 
 
 class AddressIn(Strict):
-    name: Str = ""
+    name: Name = ""  # becomes the customer name when none is given
     company: Str = ""
     street: Str = ""
     postcode: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)] = ""
@@ -61,11 +65,17 @@ class OrderLineIn(Strict):
             raise ValueError(f"{v!r} is not a valid EAN (check digit)")
         return v
 
+    @model_validator(mode="after")
+    def _line_total(self):
+        if self.unit_price_gross * self.quantity >= LINE_TOTAL_LIMIT:
+            raise ValueError("quantity x unit price is too large for one order line")
+        return self
+
 
 class OrderIn(Strict):
     channel: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    number: ShortStr = ""
+    number: Number = ""
     status: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
     stage: Stage | None = None
     placed_at: dt.datetime
@@ -73,10 +83,10 @@ class OrderIn(Strict):
     currency: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{3}$")] = "PLN"
 
     customer_type: CustomerType = CustomerType.CONSUMER
-    customer_name: Str = ""
+    customer_name: Name = ""
     email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254)] = ""
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
-    company: Str = ""
+    company: Name = ""
     nip: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
     billing_address: AddressIn | None = None
     shipping_address: AddressIn | None = None
@@ -124,6 +134,15 @@ class OrderIn(Strict):
     def _business_needs_nip(self):
         if self.customer_type == CustomerType.BUSINESS and not self.nip:
             raise ValueError("a business customer needs a NIP")
+        return self
+
+    @model_validator(mode="after")
+    def _discount_within_value(self):
+        if self.discount > self.lines_gross() + self.shipping_cost:
+            raise ValueError(
+                f"discount {self.discount} is larger than the lines and shipping together "
+                f"({self.lines_gross() + self.shipping_cost})"
+            )
         return self
 
     def lines_gross(self) -> Decimal:

@@ -406,6 +406,7 @@ def _update(order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, 
         return IngestResult(order=order, outcome="stale")
     now = timezone.now()
     before = _snapshot(order)
+    before_reasons = list(order.attention_reasons or [])
     old_lines = list(order.lines.all())
     values, line_values, attention = _order_values(data, order.channel, status)
     # Keep any non-intake attention reasons out; recompute intake ones from this version.
@@ -446,6 +447,8 @@ def _update(order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, 
             _stamp_stage_times(order, now)
     if move_refused:
         attention.append(move_refused)
+    attention = _carried_attention(before_reasons, lines_changed,
+                                   order.stage) + attention
     order.needs_attention = bool(attention)
     order.attention_reasons = attention
     order.save()
@@ -474,6 +477,24 @@ def _is_noop(order: Order, data: OrderIn, values: dict[str, Any]) -> bool:
     if order.customer_id is None and (data.email or data.phone):
         return False  # the update would link a customer
     return set(order.tags.values_list("name", flat=True)) == set(data.tags)
+
+
+# Attention reasons that intake recomputes from each version; any other reason is kept until resolved.
+_INTAKE_REASONS = frozenset({"unknown_sku", "total_mismatch", "illegal_channel_status"})
+
+
+def _carried_attention(previous: list[dict], lines_changed: bool, stage: str) -> list[dict]:
+    """Reasons from before an update that still hold: a stock shortage stays while the lines are the same and
+    the order still holds stock; reasons raised elsewhere (not by intake) stay until someone resolves them."""
+    kept = []
+    for reason in previous:
+        code = reason.get("code")
+        if code in _INTAKE_REASONS:
+            continue
+        if code == "stock_short" and (lines_changed or stage not in HOLDING_STAGES):
+            continue
+        kept.append(reason)
+    return kept
 
 
 def _stamp_stage_times(order: Order, now) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from pydantic import ValidationError
 
 from zaplecze.catalog import selectors as catalog_selectors
@@ -229,6 +229,7 @@ def _queue_context(request) -> tuple[dict[str, Any], int]:
 
 
 @require("orders.view")
+@require_safe
 def queue(request):
     context, status = _queue_context(request)
     htmx = getattr(request, "htmx", None)
@@ -309,6 +310,7 @@ def bulk(request):
 
 
 @require("orders.export")
+@require_safe
 def export(request):
     fmt = request.GET.get("fmt", "csv")
     if fmt not in EXPORT_TYPES:
@@ -409,6 +411,7 @@ def _render_detail(
 
 
 @require("orders.view")
+@require_safe
 def detail(request, order_id: int):
     return _render_detail(request, _get_order(request, order_id))
 

@@ -11,6 +11,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from zaplecze.core import selectors as core_selectors
 from zaplecze.core.access import public, require
@@ -47,6 +48,7 @@ def _open_work_by_channel(now: dt.datetime) -> dict[str, dict]:
 
 
 @require("dashboard.view")
+@require_safe
 def dashboard(request):
     now = timezone.now()
     figures = order_selectors.dashboard_figures(now=now)
@@ -117,6 +119,7 @@ def dashboard(request):
 
 
 @require("stock.view")
+@require_safe
 def stock(request):
     q = request.GET.get("q", "").strip()[:64]
     warehouse = request.GET.get("warehouse", "").strip()[:20]
@@ -141,11 +144,13 @@ def stock(request):
 
 
 @require("jobs.view")
+@require_safe
 def jobs(request):
     return render(request, "web/jobs.html", {"jobs": core_selectors.jobs_for(request.user)})
 
 
 @require("jobs.view")
+@require_safe
 def job_detail(request, job_id: int):
     try:
         job = core_selectors.access_job(request.user, job_id)
@@ -156,6 +161,7 @@ def job_detail(request, job_id: int):
 
 
 @public
+@require_safe
 def healthz(request):
     with connection.cursor() as cur:
         cur.execute("SELECT 1")
