@@ -200,7 +200,7 @@ def _register_optional() -> None:
     """Commands that live with their modules."""
     from importlib import import_module
 
-    for mod in ("zaplecze.orders.cli", "zaplecze.demo"):
+    for mod in ("zaplecze.orders.cli", "zaplecze.demo", "zaplecze.service.cli", "zaplecze.shipping.cli"):
         try:
             m = import_module(mod)
         except ImportError:

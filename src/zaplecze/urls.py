@@ -10,6 +10,7 @@ urlpatterns = [
     path("shipping/", include("zaplecze.shipping.urls")),
     path("service/", include("zaplecze.service.urls")),
     path("zwrot/", include("zaplecze.service.public_urls")),
+    path("kontakt/", include("zaplecze.service.contact_urls")),
     path("login/", auth_views.login_view, name="login"),
     path("logout/", auth_views.logout_view, name="logout"),
     path("account/", auth_views.account_view, name="account"),

@@ -110,3 +110,54 @@ def local_today() -> dt.date:
 
 def local_date(value: dt.datetime) -> dt.date:
     return value.astimezone(tz()).date()
+
+
+# --- business hours (helpdesk SLA timers) -------------------------------------------------------------
+
+#: The shop's working hours on business days, local time.
+WORKDAY_START = dt.time(8, 0)
+
+
+def _day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
+    if not is_business_day(day):
+        return None
+    zone = tz()
+    return dt.datetime.combine(day, WORKDAY_START, tzinfo=zone), dt.datetime.combine(day, WORKDAY_END, tzinfo=zone)
+
+
+def business_seconds_between(start: dt.datetime, end: dt.datetime) -> int:
+    """Working seconds (business days, WORKDAY_START-WORKDAY_END local) from `start` to `end` (0 if end <= start)."""
+    if end <= start:
+        return 0
+    zone = tz()
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    total = 0.0
+    day = a.date()
+    while day <= b.date():
+        window = _day_window(day)
+        if window is not None:
+            lo, hi = max(window[0], a), min(window[1], b)
+            if hi > lo:
+                total += (hi - lo).total_seconds()
+        day += dt.timedelta(days=1)
+    return int(total)
+
+
+def add_business_seconds(start: dt.datetime, seconds: int) -> dt.datetime:
+    """The moment `seconds` working seconds after `start` (in UTC)."""
+    zone = tz()
+    current = start.astimezone(zone)
+    remaining = max(0, seconds)
+    day = current.date()
+    for _ in range(3660):  # ten years of days at most
+        window = _day_window(day)
+        if window is not None:
+            lo = max(window[0], current)
+            if lo < window[1]:
+                available = (window[1] - lo).total_seconds()
+                if remaining <= available:
+                    return (lo + dt.timedelta(seconds=remaining)).astimezone(dt.UTC)
+                remaining -= available
+        day += dt.timedelta(days=1)
+        current = dt.datetime.combine(day, dt.time(0, 0), tzinfo=zone)
+    raise ValueError("business time out of range")

@@ -1,0 +1,45 @@
+from django.urls import path
+
+from . import views
+
+app_name = "service"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("returns/", views.returns_list, name="returns"),
+    path("returns/new/", views.return_new, name="return_new"),
+    path("returns/<int:return_id>/", views.return_detail, name="return"),
+    path("returns/<int:return_id>/accept/", views.return_accept, name="return_accept"),
+    path("returns/<int:return_id>/reject/", views.return_reject, name="return_reject"),
+    path("returns/<int:return_id>/proof/", views.return_proof, name="return_proof"),
+    path("returns/<int:return_id>/receive/", views.return_receive, name="return_receive"),
+    path("returns/<int:return_id>/refund/", views.return_refund, name="return_refund"),
+    path("returns/<int:return_id>/close/", views.return_close, name="return_close"),
+    path("returns/<int:return_id>/note/", views.return_note, name="return_note"),
+    path("complaints/", views.complaints_list, name="complaints"),
+    path("complaints/new/", views.complaint_new, name="complaint_new"),
+    path("complaints/<int:complaint_id>/", views.complaint_detail, name="complaint"),
+    path("complaints/<int:complaint_id>/decide/", views.complaint_decide, name="complaint_decide"),
+    path("complaints/<int:complaint_id>/response/", views.complaint_response, name="complaint_response"),
+    path("complaints/<int:complaint_id>/resolve/", views.complaint_resolve, name="complaint_resolve"),
+    path("complaints/<int:complaint_id>/close/", views.complaint_close, name="complaint_close"),
+    path("complaints/<int:complaint_id>/note/", views.complaint_note, name="complaint_note"),
+    path("complaints/<int:complaint_id>/photos/", views.complaint_photo, name="complaint_photo"),
+    path(
+        "complaints/<int:complaint_id>/photos/<int:photo_id>/",
+        views.complaint_photo_file,
+        name="complaint_photo_file",
+    ),
+    path("complaints/<int:complaint_id>/letter.pdf", views.complaint_letter, name="complaint_letter"),
+    path("refunds/<int:refund_id>/confirm/", views.refund_confirm, name="refund_confirm"),
+    path("refunds/<int:refund_id>/cancel/", views.refund_cancel, name="refund_cancel"),
+    path("tickets/", views.tickets_list, name="tickets"),
+    path("tickets/new/", views.ticket_new, name="ticket_new"),
+    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket"),
+    path("tickets/<int:ticket_id>/reply/", views.ticket_reply, name="ticket_reply"),
+    path("tickets/<int:ticket_id>/note/", views.ticket_note, name="ticket_note"),
+    path("tickets/<int:ticket_id>/status/", views.ticket_status, name="ticket_status"),
+    path("tickets/<int:ticket_id>/update/", views.ticket_update, name="ticket_update"),
+    path("canned/", views.canned_replies, name="canned"),
+    path("calculator/", views.calculator, name="calculator"),
+    path("exclusions/", views.exclusions, name="exclusions"),
+]
