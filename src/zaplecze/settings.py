@@ -223,6 +223,23 @@ LOGGING = {
     },
 }
 
+# --- E-mail and the shop's identity (used in customer e-mails, letters and public pages) ---------
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "20"))
+DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "sklep@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+SHOP_NAME = env("SHOP_NAME", "Zaplecze Demo Shop")
+SHOP_ADDRESS = env("SHOP_ADDRESS", "ul. Przykładowa 1, 00-001 Warszawa")
+SHOP_EMAIL = env("SHOP_EMAIL", DEFAULT_FROM_EMAIL)
+SHOP_RETURN_ADDRESS = env("SHOP_RETURN_ADDRESS", SHOP_ADDRESS)
+TRACKING_URL = env("TRACKING_URL", "")  # e.g. https://shop.example/track?order={order}
+
 # First start: administrator password (else generated and printed once) and the demo shop.
 ADMIN_PASSWORD = env("ADMIN_PASSWORD")
 DEMO_ON_FIRST_START = env_bool("DEMO", True)
