@@ -37,7 +37,7 @@ test-pg: venv
 	ZAPLECZE_DATABASE_URL=$${ZAPLECZE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests bench

@@ -69,3 +69,21 @@ def split(value, sep=None):
 def field(form, name):
     """`form|field:name`: the bound field of a form by a variable name."""
     return form[name]
+
+
+@register.filter
+def attention_text(reason: dict) -> str:
+    """A needs-attention reason in the reader's language (reasons are stored with a stable code)."""
+    from django.utils.translation import gettext as _
+
+    code = reason.get("code", "") if isinstance(reason, dict) else ""
+    sku = reason.get("sku", "") if isinstance(reason, dict) else ""
+    texts = {
+        "unknown_sku": _("Unknown SKU %(sku)s: map it to a product or fix the line.") % {"sku": sku},
+        "stock_short": _("Not enough stock of %(sku)s: some units are not reserved.") % {"sku": sku},
+        "total_mismatch": _("The order total differs from lines + shipping − discount."),
+        "illegal_channel_status": _("The channel reported a status this order cannot move to."),
+    }
+    if code in texts:
+        return texts[code]
+    return reason.get("message", code) if isinstance(reason, dict) else str(reason)
