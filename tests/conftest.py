@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from decimal import Decimal
 
 import pytest
-
-
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_URL = os.environ.get("ZAPLECZE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

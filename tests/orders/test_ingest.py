@@ -31,7 +31,7 @@ def test_new_order_is_created_with_totals_reservation_event_and_audit(product_fa
 
 def test_same_order_twice_is_one_order(product_factory, ingest):
     product_factory(sku="SKU-0001")
-    first = ingest()
+    ingest()
     second = ingest()
     assert second.outcome == "unchanged"
     assert Order.objects.count() == 1

@@ -38,12 +38,12 @@ class StockLevel(models.Model):
             models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_lte_on_hand"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.variant.sku}@{self.warehouse.code}: {self.on_hand}/{self.reserved}"
+
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
-
-    def __str__(self) -> str:
-        return f"{self.variant.sku}@{self.warehouse.code}: {self.on_hand}/{self.reserved}"
 
 
 class StockMovement(models.Model):
@@ -70,6 +70,9 @@ class StockMovement(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.quantity:+d} {self.variant_id}@{self.warehouse_id}"
+
 
 class Reservation(models.Model):
     """Units held for an order line in one warehouse until it ships or is cancelled."""
@@ -89,3 +92,6 @@ class Reservation(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["variant", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.quantity} ({self.state})"
