@@ -293,5 +293,6 @@ class OrderSearchToken(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["token", "order"], name="order_search_token_idx"),
-            models.Index(fields=["order"], name="order_search_order_idx"),
+            # (order, token): the queue's per-order probe for a common search term reads this index alone.
+            models.Index(fields=["order", "token"], name="order_search_order_token_idx"),
         ]
