@@ -119,12 +119,19 @@ def product_factory(db):
     def _make(sku=None, price="49.99", stock=10, ean="", vat_rate="23", name=None):
         counter["n"] += 1
         sku = sku or f"SKU-{counter['n']:04d}"
-        product = product_create(name=name or f"Product {sku}", variants=[
-            {"sku": sku, "price": price, "ean": ean, "vat_rate": vat_rate}])
+        product = product_create(
+            name=name or f"Product {sku}",
+            variants=[{"sku": sku, "price": price, "ean": ean, "vat_rate": vat_rate}],
+        )
         variant = product.variants.get()
         if stock:
-            stock_adjust(variant=variant, warehouse=warehouse_default(), delta=stock, kind="receipt",
-                         reason="test stock")
+            stock_adjust(
+                variant=variant,
+                warehouse=warehouse_default(),
+                delta=stock,
+                kind="receipt",
+                reason="test stock",
+            )
         return variant
 
     return _make
@@ -146,9 +153,16 @@ def order_data(**overrides):
         "delivery_method": "inpost_locker",
         "pickup_point": "KRA01M",
         "shipping_cost": "12.99",
-        "shipping_address": {"name": "Anna Kowalska", "street": "ul. Długa 5", "postcode": "30-001",
-                             "city": "Kraków", "country": "PL"},
-        "lines": [{"sku": "SKU-0001", "name": "Kubek", "quantity": 2, "unit_price_gross": "49.99", "vat_rate": "23"}],
+        "shipping_address": {
+            "name": "Anna Kowalska",
+            "street": "ul. Długa 5",
+            "postcode": "30-001",
+            "city": "Kraków",
+            "country": "PL",
+        },
+        "lines": [
+            {"sku": "SKU-0001", "name": "Kubek", "quantity": 2, "unit_price_gross": "49.99", "vat_rate": "23"}
+        ],
     }
     data.update(overrides)
     return data

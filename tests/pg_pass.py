@@ -23,8 +23,11 @@ def main(argv: list[str]) -> int:
         msg = "PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL-only tests did not run."
         print(("CI: " if IN_CI else "") + msg, file=sys.stderr)
         return 1 if IN_CI else 0
-    env = dict(os.environ, ZAPLECZE_DATABASE_URL=PG_URL,
-               ZAPLECZE_TEST_DB_NAME=os.environ.get("ZAPLECZE_TEST_DB_NAME", "test_zaplecze_pgpass"))
+    env = dict(
+        os.environ,
+        ZAPLECZE_DATABASE_URL=PG_URL,
+        ZAPLECZE_TEST_DB_NAME=os.environ.get("ZAPLECZE_TEST_DB_NAME", "test_zaplecze_pgpass"),
+    )
     print("PostgreSQL pass: tests marked `postgres`", flush=True)
     rc = subprocess.call([sys.executable, "-m", "pytest", "-m", "postgres", "--create-db", *argv], env=env)
     return 0 if rc == 5 else rc  # 5 = no tests collected

@@ -46,12 +46,23 @@ def _group_alive(pgid: int) -> bool:
 @pytest.mark.slow
 def test_run_first_start_serves_app_and_worker_and_ctrl_c_stops_both(tmp_path):
     port = _free_port()
-    env = dict(os.environ, ZAPLECZE_DATA_DIR=str(tmp_path), ZAPLECZE_DEMO_ORDERS="150",
-               ZAPLECZE_ADMIN_PASSWORD="", ZAPLECZE_DATABASE_URL="", ZAPLECZE_REDIS_URL="",
-               ZAPLECZE_QUEUE_IMMEDIATE="")
+    env = dict(
+        os.environ,
+        ZAPLECZE_DATA_DIR=str(tmp_path),
+        ZAPLECZE_DEMO_ORDERS="150",
+        ZAPLECZE_ADMIN_PASSWORD="",
+        ZAPLECZE_DATABASE_URL="",
+        ZAPLECZE_REDIS_URL="",
+        ZAPLECZE_QUEUE_IMMEDIATE="",
+    )
     log = open(tmp_path / "run.log", "w+")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "zaplecze.cli", "run", "--port", str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zaplecze.cli", "run", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", timeout=150)
         log.flush()
@@ -66,7 +77,9 @@ def test_run_first_start_serves_app_and_worker_and_ctrl_c_stops_both(tmp_path):
         login_url = f"http://127.0.0.1:{port}/login/"
         page = opener.open(login_url).read().decode()
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        body = urllib.parse.urlencode({"username": "admin", "password": password, "csrfmiddlewaretoken": csrf})
+        body = urllib.parse.urlencode(
+            {"username": "admin", "password": password, "csrfmiddlewaretoken": csrf}
+        )
         req = urllib.request.Request(login_url, data=body.encode(), headers={"Referer": login_url})
         dashboard = opener.open(req).read().decode()
         assert 'data-vega-spec="chart-daily"' in dashboard
@@ -74,8 +87,9 @@ def test_run_first_start_serves_app_and_worker_and_ctrl_c_stops_both(tmp_path):
         assert queue.count("/orders/") > 20
 
         # the worker and gunicorn are both children in the group
-        children = subprocess.run(["pgrep", "-g", str(proc.pid), "-f", "zaplecze.cli"], capture_output=True,
-                                  text=True).stdout.split()
+        children = subprocess.run(
+            ["pgrep", "-g", str(proc.pid), "-f", "zaplecze.cli"], capture_output=True, text=True
+        ).stdout.split()
         assert len(children) >= 3  # run + worker + serve (gunicorn master re-execs under the same cmdline)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

@@ -96,7 +96,9 @@ def createadmin(username: str, email: str) -> None:
 
     given = settings.ADMIN_PASSWORD
     try:
-        _, password = user_create(username=username, password=given, role=Role.ADMIN, email=email, validate=False)
+        _, password = user_create(
+            username=username, password=given, role=Role.ADMIN, email=email, validate=False
+        )
     except DomainError as exc:
         raise click.ClickException(exc.message)
     click.echo(f"Administrator: {username}")
@@ -155,8 +157,10 @@ def bootstrap(echo=click.echo) -> None:
             echo("Loading the demo shop (first start only)…")
             t0 = time.monotonic()
             stats = build_demo(orders=settings.DEMO_ORDERS, progress=progress_enabled())
-            echo(f"Demo shop ready: {stats['orders']} orders, {stats['products']} products "
-                 f"in {time.monotonic() - t0:.0f} s")
+            echo(
+                f"Demo shop ready: {stats['orders']} orders, {stats['products']} products "
+                f"in {time.monotonic() - t0:.0f} s"
+            )
         marker.write_text("1")
 
 

@@ -48,7 +48,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o.strip()]
 BASE_URL = env("BASE_URL", "http://127.0.0.1:8000")
 
@@ -181,7 +183,10 @@ STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DATA_DIR / "media"}},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "media"},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -246,14 +251,18 @@ DEMO_ON_FIRST_START = env_bool("DEMO", True)
 DEMO_ORDERS = int(env("DEMO_ORDERS", "20000"))
 
 # --- Shipping: InPost ShipX and delivery promises ---------------------------------------------
-INPOST_API_URL = env("INPOST_API_URL", "https://api-shipx-pl.easypack24.net")  # sandbox: sandbox-api-shipx-pl...
+INPOST_API_URL = env(
+    "INPOST_API_URL", "https://api-shipx-pl.easypack24.net"
+)  # sandbox: sandbox-api-shipx-pl...
 INPOST_TOKEN = env("INPOST_TOKEN", "")
 INPOST_ORGANIZATION_ID = env("INPOST_ORGANIZATION_ID", "")
 INPOST_TIMEOUT = float(env("INPOST_TIMEOUT", "20"))  # seconds per request
 INPOST_LABEL_TYPE = env("INPOST_LABEL_TYPE", "A6")  # A6 (label printer) or normal (A4)
 INPOST_SENDING_METHOD = env("INPOST_SENDING_METHOD", "dispatch_order")  # courier collects; or parcel_locker
 INPOST_WEBHOOK_SECRET = env("INPOST_WEBHOOK_SECRET", "")  # part of the webhook address; empty: webhook off
-SHIP_AT_RISK_HOURS = int(env("SHIP_AT_RISK_HOURS", "4"))  # open orders due within this many hours are "at risk"
+SHIP_AT_RISK_HOURS = int(
+    env("SHIP_AT_RISK_HOURS", "4")
+)  # open orders due within this many hours are "at risk"
 
 # Ninja: rate limits and size limits on API input
 NINJA_PAGINATION_MAX_LIMIT = 500

@@ -10,7 +10,9 @@ NBSP = "\xa0"
 
 def test_money_is_formatted_per_locale():
     with translation.override("pl"):
-        assert format_money(Decimal("1234.56"), "PLN").replace(NBSP, " ").replace("\u202f", " ") == "1 234,56 zł"
+        assert (
+            format_money(Decimal("1234.56"), "PLN").replace(NBSP, " ").replace("\u202f", " ") == "1 234,56 zł"
+        )
         assert format_money(Decimal("1234.56"), "PLN") == f"1{NBSP}234,56{NBSP}zł"
     with translation.override("en"):
         assert format_money(Decimal("1234.56"), "PLN") == "PLN1,234.56"

@@ -25,7 +25,12 @@ def test_new_order_is_created_with_totals_reservation_event_and_audit(product_fa
     level = StockLevel.objects.get(variant=variant)
     assert (level.on_hand, level.reserved) == (5, 2)
     assert list(order.events.values_list("kind", flat=True)) == [OrderEvent.Kind.CREATED]
-    assert AuditEntry.objects.filter(object_type="orders.order", object_id=str(order.pk), action="created").count() == 1
+    assert (
+        AuditEntry.objects.filter(
+            object_type="orders.order", object_id=str(order.pk), action="created"
+        ).count()
+        == 1
+    )
     assert order.ship_by is not None and order.ship_by > order.placed_at
 
 
@@ -42,8 +47,11 @@ def test_newer_version_updates_and_older_never_overwrites(product_factory, inges
     product_factory(sku="SKU-0001")
     t0 = dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)
     ingest(updated_at=(t0).isoformat())
-    newer = ingest(updated_at=(t0 + dt.timedelta(hours=2)).isoformat(), notes="Please ring twice",
-                   lines=[{"sku": "SKU-0001", "quantity": 3, "unit_price_gross": "49.99"}])
+    newer = ingest(
+        updated_at=(t0 + dt.timedelta(hours=2)).isoformat(),
+        notes="Please ring twice",
+        lines=[{"sku": "SKU-0001", "quantity": 3, "unit_price_gross": "49.99"}],
+    )
     older = ingest(updated_at=(t0 + dt.timedelta(hours=1)).isoformat(), notes="old note")
 
     assert newer.outcome == "updated"

@@ -22,7 +22,12 @@ def test_navigation_marks_one_active_area_and_shows_settings_to_admins(admin_cli
     home = nav(admin_client.get("/").content.decode())
     keys = [k for k, _ in home]
     # the foundation areas in their order, module areas between them, "settings" always last
-    assert [k for k in keys if k in {"dashboard", "orders", "stock", "jobs"}] == ["dashboard", "orders", "stock", "jobs"]
+    assert [k for k in keys if k in {"dashboard", "orders", "stock", "jobs"}] == [
+        "dashboard",
+        "orders",
+        "stock",
+        "jobs",
+    ]
     assert keys[-1] == "settings"
     assert len(keys) == len(set(keys))
     assert _active(home) == ["dashboard"]
@@ -34,7 +39,12 @@ def test_no_settings_entry_without_permission(client, make_user):
     client.force_login(make_user("warehouse"))
     keys = [k for k, _ in nav(client.get("/").content.decode())]
     assert "settings" not in keys
-    assert [k for k in keys if k in {"dashboard", "orders", "stock", "jobs"}] == ["dashboard", "orders", "stock", "jobs"]
+    assert [k for k in keys if k in {"dashboard", "orders", "stock", "jobs"}] == [
+        "dashboard",
+        "orders",
+        "stock",
+        "jobs",
+    ]
 
 
 def test_stock_filters_and_pages(admin_client, product_factory, monkeypatch):

@@ -23,7 +23,9 @@ class VatRate(models.TextChoices):
 
 class Category(models.Model):
     name = models.CharField(_("name"), max_length=200)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     slug = models.SlugField(max_length=200, unique=True)
 
     class Meta:
@@ -41,7 +43,9 @@ class Product(models.Model):
         ARCHIVED = "archived", _("Archived")
 
     name = models.CharField(_("name"), max_length=300)
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
     brand = models.CharField(_("brand"), max_length=120, blank=True, default="")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
@@ -63,7 +67,9 @@ class Variant(models.Model):
     price = models.DecimalField(_("price (gross)"), max_digits=20, decimal_places=2)
     currency = models.CharField(max_length=3, default="PLN")
     vat_rate = models.CharField(_("VAT rate"), max_length=2, choices=VatRate.choices, default=VatRate.R23)
-    cost_price = models.DecimalField(_("cost price (net)"), max_digits=20, decimal_places=2, null=True, blank=True)
+    cost_price = models.DecimalField(
+        _("cost price (net)"), max_digits=20, decimal_places=2, null=True, blank=True
+    )
     weight_kg = models.DecimalField(_("weight (kg)"), max_digits=10, decimal_places=3, null=True, blank=True)
     active = models.BooleanField(default=True)
 

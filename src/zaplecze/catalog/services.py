@@ -46,8 +46,10 @@ def product_create(
                 raise DomainError(f"SKU {sku!r} already exists", field=f"variants[{i}].sku", code="exists")
             rate = str(v.get("vat_rate", VatRate.R23))
             if rate not in VatRate.values:
-                raise DomainError(f"VAT rate {rate!r} is not one of {', '.join(VatRate.values)}",
-                                  field=f"variants[{i}].vat_rate")
+                raise DomainError(
+                    f"VAT rate {rate!r} is not one of {', '.join(VatRate.values)}",
+                    field=f"variants[{i}].vat_rate",
+                )
             variant = Variant.objects.create(
                 product=product,
                 sku=sku,
@@ -58,6 +60,11 @@ def product_create(
                 weight_kg=v.get("weight_kg"),
                 cost_price=v.get("cost_price"),
             )
-            audit_record(obj_type="catalog.variant", obj_id=variant.pk, action="created", actor=actor,
-                         changes={"sku": [None, sku], "price": [None, str(variant.price)]})
+            audit_record(
+                obj_type="catalog.variant",
+                obj_id=variant.pk,
+                action="created",
+                actor=actor,
+                changes={"sku": [None, sku], "price": [None, str(variant.price)]},
+            )
     return product

@@ -122,7 +122,9 @@ def _day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
     if not is_business_day(day):
         return None
     zone = tz()
-    return dt.datetime.combine(day, WORKDAY_START, tzinfo=zone), dt.datetime.combine(day, WORKDAY_END, tzinfo=zone)
+    return dt.datetime.combine(day, WORKDAY_START, tzinfo=zone), dt.datetime.combine(
+        day, WORKDAY_END, tzinfo=zone
+    )
 
 
 def business_seconds_between(start: dt.datetime, end: dt.datetime) -> int:

@@ -18,7 +18,9 @@ def current_locale() -> str:
     return _LOCALES.get((translation.get_language() or settings.LANGUAGE_CODE)[:2], "pl_PL")
 
 
-def format_money(amount: Decimal | int | float | str | None, currency: str | None = None, locale: str | None = None) -> str:
+def format_money(
+    amount: Decimal | int | float | str | None, currency: str | None = None, locale: str | None = None
+) -> str:
     if amount is None or amount == "":
         return ""
     return babel_numbers.format_currency(

@@ -84,7 +84,9 @@ def write_catalog(catalog: Catalog, lang: str) -> Path:
     path = _po_path(lang)
     path.parent.mkdir(parents=True, exist_ok=True)
     catalog.fuzzy = False
-    catalog.header_comment = f"# Zaplecze — {lang} translations. Update with: python -m zaplecze.core.i18n extract"
+    catalog.header_comment = (
+        f"# Zaplecze — {lang} translations. Update with: python -m zaplecze.core.i18n extract"
+    )
     catalog.project, catalog.version = "zaplecze", "1"
     with open(path, "wb") as fh:
         pofile.write_po(fh, catalog, omit_header=False, ignore_obsolete=True, width=100, sort_output=True)

@@ -14,7 +14,9 @@ from .permissions import Role, user_has
 
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.READONLY)
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True, default="")
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True, default=""
+    )
 
     def has_perm_code(self, permission: str) -> bool:
         return user_has(self, permission)
@@ -64,7 +66,9 @@ class AuditEntry(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}#{self.object_id}"
+        return (
+            f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}#{self.object_id}"
+        )
 
 
 class Job(models.Model):

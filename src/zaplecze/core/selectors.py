@@ -7,7 +7,9 @@ from .models import ApiToken, AuditEntry, Job, User
 
 
 def audit_for(obj_type: str, obj_id, limit: int = 200) -> QuerySet[AuditEntry]:
-    return AuditEntry.objects.filter(object_type=obj_type, object_id=str(obj_id)).select_related("actor")[:limit]
+    return AuditEntry.objects.filter(object_type=obj_type, object_id=str(obj_id)).select_related("actor")[
+        :limit
+    ]
 
 
 def jobs_for(user: User, limit: int = 50) -> QuerySet[Job]:

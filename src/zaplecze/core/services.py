@@ -71,8 +71,14 @@ def audit_record_many(entries: Iterable[AuditEntry]) -> None:
 
 
 def user_create(
-    *, username: str, password: str | None = None, role: str = Role.READONLY, email: str = "",
-    language: str = "", actor: User | None = None, validate: bool = True,
+    *,
+    username: str,
+    password: str | None = None,
+    role: str = Role.READONLY,
+    email: str = "",
+    language: str = "",
+    actor: User | None = None,
+    validate: bool = True,
 ) -> tuple[User, str]:
     """Create a user. Returns (user, password); a strong password is generated when none is given."""
     if role not in Role.values:
@@ -84,12 +90,23 @@ def user_create(
     if validate and not generated:
         validate_password(password)
     with transaction.atomic():
-        user = User(username=username, email=email, role=role, language=language,
-                    is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+        user = User(
+            username=username,
+            email=email,
+            role=role,
+            language=language,
+            is_staff=role == Role.ADMIN,
+            is_superuser=role == Role.ADMIN,
+        )
         user.set_password(password)
         user.save()
-        audit_record(obj_type="core.user", obj_id=user.pk, action="created", actor=actor,
-                     changes={"role": [None, role]})
+        audit_record(
+            obj_type="core.user",
+            obj_id=user.pk,
+            action="created",
+            actor=actor,
+            changes={"role": [None, role]},
+        )
     return user, password
 
 
@@ -101,8 +118,13 @@ def user_set_role(*, user: User, role: str, actor: User | None) -> User:
         user.role = role
         user.is_staff = user.is_superuser = role == Role.ADMIN
         user.save(update_fields=["role", "is_staff", "is_superuser"])
-        audit_record(obj_type="core.user", obj_id=user.pk, action="role_changed", actor=actor,
-                     changes={"role": [before, role]})
+        audit_record(
+            obj_type="core.user",
+            obj_id=user.pk,
+            action="role_changed",
+            actor=actor,
+            changes={"role": [before, role]},
+        )
     return user
 
 
@@ -120,9 +142,16 @@ def token_create(*, user: User, name: str = "", actor: User | None = None) -> st
     """Create an API token for `user` and return it; only its hash is kept."""
     raw = ApiToken.generate()
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name[:100], prefix=raw[:12], digest=ApiToken.hash(raw))
-        audit_record(obj_type="core.apitoken", obj_id=token.pk, action="created", actor=actor or user,
-                     changes={"user": [None, user.username]})
+        token = ApiToken.objects.create(
+            user=user, name=name[:100], prefix=raw[:12], digest=ApiToken.hash(raw)
+        )
+        audit_record(
+            obj_type="core.apitoken",
+            obj_id=token.pk,
+            action="created",
+            actor=actor or user,
+            changes={"user": [None, user.username]},
+        )
     return raw
 
 
@@ -154,13 +183,18 @@ def token_authenticate(raw: str) -> User | None:
 # --- background jobs ------------------------------------------------------------------------------
 
 
-def job_create(*, kind: str, title: str, owner: User | None, params: dict | None = None,
-               total: int | None = None) -> Job:
-    return Job.objects.create(kind=kind, title=title[:200], owner=owner, params=params or {}, progress_total=total)
+def job_create(
+    *, kind: str, title: str, owner: User | None, params: dict | None = None, total: int | None = None
+) -> Job:
+    return Job.objects.create(
+        kind=kind, title=title[:200], owner=owner, params=params or {}, progress_total=total
+    )
 
 
 def job_start(*, job_id: int, total: int | None = None) -> None:
-    Job.objects.filter(pk=job_id).update(state=Job.State.RUNNING, started_at=timezone.now(), progress_total=total)
+    Job.objects.filter(pk=job_id).update(
+        state=Job.State.RUNNING, started_at=timezone.now(), progress_total=total
+    )
 
 
 def job_progress(*, job_id: int, done: int, total: int | None = None) -> None:

@@ -35,7 +35,9 @@ class StockLevel(models.Model):
             models.UniqueConstraint(fields=["variant", "warehouse"], name="stock_level_unique"),
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_gte_0"),
             models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_gte_0"),
-            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_lte_on_hand"),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_lte_on_hand"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -65,7 +67,9 @@ class StockMovement(models.Model):
     on_hand_after = models.IntegerField(null=True)
     reason = models.CharField(max_length=200, blank=True, default="")
     reference = models.CharField(max_length=100, blank=True, default="", db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

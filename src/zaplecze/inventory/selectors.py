@@ -5,8 +5,12 @@ from django.db.models import F, QuerySet, Sum
 from .models import Reservation, StockLevel, StockMovement, Warehouse
 
 
-def stock_levels(*, q: str = "", warehouse: str = "", low_only: bool = False, sku: str = "") -> QuerySet[StockLevel]:
-    qs = StockLevel.objects.select_related("variant", "warehouse").annotate(avail=F("on_hand") - F("reserved"))
+def stock_levels(
+    *, q: str = "", warehouse: str = "", low_only: bool = False, sku: str = ""
+) -> QuerySet[StockLevel]:
+    qs = StockLevel.objects.select_related("variant", "warehouse").annotate(
+        avail=F("on_hand") - F("reserved")
+    )
     if sku:
         qs = qs.filter(variant__sku=sku)
     if q:
@@ -31,7 +35,9 @@ def reservations_for(reference: str) -> QuerySet[Reservation]:
     return Reservation.objects.filter(reference=reference).select_related("warehouse")
 
 
-def movements(*, variant_id: int | None = None, reference: str = "", limit: int = 200) -> QuerySet[StockMovement]:
+def movements(
+    *, variant_id: int | None = None, reference: str = "", limit: int = 200
+) -> QuerySet[StockMovement]:
     qs = StockMovement.objects.select_related("variant", "warehouse", "actor")
     if variant_id:
         qs = qs.filter(variant_id=variant_id)

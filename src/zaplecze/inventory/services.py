@@ -18,7 +18,10 @@ from .models import Reservation, StockLevel, StockMovement, Warehouse
 
 
 def warehouse_default() -> Warehouse:
-    wh = Warehouse.objects.filter(is_default=True).first() or Warehouse.objects.order_by("priority", "id").first()
+    wh = (
+        Warehouse.objects.filter(is_default=True).first()
+        or Warehouse.objects.order_by("priority", "id").first()
+    )
     if wh is None:
         wh = Warehouse.objects.create(code="MAIN", name="Magazyn główny", is_default=True, priority=0)
     return wh
@@ -36,8 +39,14 @@ def _level(variant_id: int, warehouse_id: int) -> StockLevel:
 
 
 def stock_adjust(
-    *, variant: Variant, warehouse: Warehouse, delta: int, kind: str = StockMovement.Kind.ADJUSTMENT,
-    reason: str = "", reference: str = "", actor=None,
+    *,
+    variant: Variant,
+    warehouse: Warehouse,
+    delta: int,
+    kind: str = StockMovement.Kind.ADJUSTMENT,
+    reason: str = "",
+    reference: str = "",
+    actor=None,
 ) -> StockMovement:
     """Change on-hand stock by `delta` (signed) and write the ledger row. Refuses to go below reserved."""
     if delta == 0:
@@ -52,15 +61,28 @@ def stock_adjust(
         if qs.update(on_hand=F("on_hand") + delta) != 1:
             raise DomainError(
                 f"Not enough free stock of {variant.sku} in {warehouse.code} to remove {-delta}",
-                code="insufficient_stock", field="quantity",
+                code="insufficient_stock",
+                field="quantity",
             )
         after = StockLevel.objects.values_list("on_hand", flat=True).get(pk=level.pk)
         movement = StockMovement.objects.create(
-            variant=variant, warehouse=warehouse, kind=kind, quantity=delta, on_hand_after=after,
-            reason=reason[:200], reference=reference[:100], actor=actor,
+            variant=variant,
+            warehouse=warehouse,
+            kind=kind,
+            quantity=delta,
+            on_hand_after=after,
+            reason=reason[:200],
+            reference=reference[:100],
+            actor=actor,
         )
-        audit_record(obj_type="inventory.stocklevel", obj_id=level.pk, action=kind, actor=actor,
-                     changes={"on_hand": [after - delta, after]}, reason=reason)
+        audit_record(
+            obj_type="inventory.stocklevel",
+            obj_id=level.pk,
+            action=kind,
+            actor=actor,
+            changes={"on_hand": [after - delta, after]},
+            reason=reason,
+        )
     return movement
 
 
@@ -70,19 +92,27 @@ class ReserveResult:
     short: int
 
 
-def stock_reserve(*, variant_id: int, quantity: int, reference: str, warehouses: list[Warehouse] | None = None) -> ReserveResult:
+def stock_reserve(
+    *, variant_id: int, quantity: int, reference: str, warehouses: list[Warehouse] | None = None
+) -> ReserveResult:
     """Reserve `quantity` units, trying warehouses in priority order (a fixed order, so no deadlocks).
 
     All-or-nothing per warehouse: a line is reserved whole in one warehouse or not at all."""
     if quantity <= 0:
         raise DomainError("Quantity must be positive", field="quantity")
-    warehouses = warehouses if warehouses is not None else list(Warehouse.objects.order_by("-is_default", "priority", "id"))
+    warehouses = (
+        warehouses
+        if warehouses is not None
+        else list(Warehouse.objects.order_by("-is_default", "priority", "id"))
+    )
     for wh in warehouses:
         updated = StockLevel.objects.filter(
             variant_id=variant_id, warehouse_id=wh.pk, on_hand__gte=F("reserved") + quantity
         ).update(reserved=F("reserved") + quantity)
         if updated == 1:
-            Reservation.objects.create(variant_id=variant_id, warehouse=wh, reference=reference, quantity=quantity)
+            Reservation.objects.create(
+                variant_id=variant_id, warehouse=wh, reference=reference, quantity=quantity
+            )
             return ReserveResult(reserved=quantity, short=0)
     return ReserveResult(reserved=0, short=quantity)
 
@@ -118,8 +148,14 @@ def stock_issue(*, reference: str, actor=None, note: str = "") -> int:
             variant_id=r.variant_id, warehouse_id=r.warehouse_id
         )
         StockMovement.objects.create(
-            variant_id=r.variant_id, warehouse_id=r.warehouse_id, kind=StockMovement.Kind.SALE,
-            quantity=-r.quantity, on_hand_after=after, reason=note[:200], reference=reference, actor=actor,
+            variant_id=r.variant_id,
+            warehouse_id=r.warehouse_id,
+            kind=StockMovement.Kind.SALE,
+            quantity=-r.quantity,
+            on_hand_after=after,
+            reason=note[:200],
+            reference=reference,
+            actor=actor,
         )
         issued += r.quantity
     return issued

@@ -23,7 +23,9 @@ class Channel(models.Model):
     kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.OTHER)
     active = models.BooleanField(default=True)
     ship_within_hours = models.PositiveIntegerField(
-        _("ship within (working hours)"), default=24, help_text="Promised dispatch time used for the ship-by date"
+        _("ship within (working hours)"),
+        default=24,
+        help_text="Promised dispatch time used for the ship-by date",
     )
 
     class Meta:
@@ -40,7 +42,9 @@ class CustomerType(models.TextChoices):
 
 
 class Customer(models.Model):
-    type = models.CharField(_("customer type"), max_length=12, choices=CustomerType.choices, default=CustomerType.CONSUMER)
+    type = models.CharField(
+        _("customer type"), max_length=12, choices=CustomerType.choices, default=CustomerType.CONSUMER
+    )
     name = models.CharField(_("name"), max_length=200, blank=True, default="")
     company = models.CharField(_("company"), max_length=200, blank=True, default="")
     nip = models.CharField("NIP", max_length=13, blank=True, default="")
@@ -79,10 +83,20 @@ STAGE_TRANSITIONS: dict[str, frozenset[str]] = {
     Stage.RETURNED: frozenset(),
 }
 # Order of the lifecycle, for channel updates that skip stages forward (e.g. new -> shipped).
-STAGE_RANK = {s: i for i, s in enumerate(
-    [Stage.NEW, Stage.AWAITING_PAYMENT, Stage.READY, Stage.IN_FULFILMENT, Stage.SHIPPED, Stage.DELIVERED,
-     Stage.COMPLETED]
-)}
+STAGE_RANK = {
+    s: i
+    for i, s in enumerate(
+        [
+            Stage.NEW,
+            Stage.AWAITING_PAYMENT,
+            Stage.READY,
+            Stage.IN_FULFILMENT,
+            Stage.SHIPPED,
+            Stage.DELIVERED,
+            Stage.COMPLETED,
+        ]
+    )
+}
 # Stages in which stock is held for the order.
 HOLDING_STAGES = frozenset({Stage.NEW, Stage.AWAITING_PAYMENT, Stage.READY, Stage.IN_FULFILMENT})
 OPEN_STAGES = HOLDING_STAGES
@@ -104,14 +118,14 @@ class OrderStatus(models.Model):
         ordering = ["position", "id"]
         verbose_name_plural = "order statuses"
 
+    def __str__(self) -> str:
+        return self.name
+
     @property
     def name(self) -> str:
         from django.utils.translation import get_language
 
         return self.name_pl if (get_language() or "pl").startswith("pl") else self.name_en
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class PaymentMethod(models.TextChoices):
@@ -161,8 +175,12 @@ class Order(models.Model):
     status = models.ForeignKey(OrderStatus, on_delete=models.PROTECT, related_name="orders")
     stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices)
 
-    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
-    customer_type = models.CharField(max_length=12, choices=CustomerType.choices, default=CustomerType.CONSUMER)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    customer_type = models.CharField(
+        max_length=12, choices=CustomerType.choices, default=CustomerType.CONSUMER
+    )
     customer_name = models.CharField(_("customer"), max_length=200, blank=True, default="")
     email = models.CharField(_("e-mail"), max_length=254, blank=True, default="")
     phone = models.CharField(_("phone"), max_length=40, blank=True, default="")
@@ -174,10 +192,16 @@ class Order(models.Model):
     shipping_postcode = models.CharField(max_length=12, blank=True, default="")
     shipping_country = models.CharField(max_length=2, blank=True, default="PL")
 
-    payment_method = models.CharField(_("payment method"), max_length=12, choices=PaymentMethod.choices, default=PaymentMethod.OTHER)
-    payment_status = models.CharField(_("payment status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+    payment_method = models.CharField(
+        _("payment method"), max_length=12, choices=PaymentMethod.choices, default=PaymentMethod.OTHER
+    )
+    payment_status = models.CharField(
+        _("payment status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID
+    )
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
-    delivery_method = models.CharField(_("delivery method"), max_length=20, choices=DeliveryMethod.choices, default=DeliveryMethod.OTHER)
+    delivery_method = models.CharField(
+        _("delivery method"), max_length=20, choices=DeliveryMethod.choices, default=DeliveryMethod.OTHER
+    )
     pickup_point = models.CharField(_("pickup point"), max_length=40, blank=True, default="")
 
     currency = models.CharField(max_length=3, default="PLN")
@@ -198,14 +222,18 @@ class Order(models.Model):
     needs_attention = models.BooleanField(default=False)
     attention_reasons = models.JSONField(default=list, blank=True)
 
-    source_updated_at = models.DateTimeField(null=True, blank=True, help_text="Version time given by the channel")
+    source_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="Version time given by the channel"
+    )
     source_hash = models.CharField(max_length=64, blank=True, default="")
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock for staff edits")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="order_channel_external_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="order_channel_external_unique")
+        ]
         indexes = [
             models.Index(fields=["placed_at", "id"], name="order_placed_idx"),
             models.Index(fields=["stage", "placed_at", "id"], name="order_stage_placed_idx"),
@@ -228,7 +256,9 @@ class Order(models.Model):
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveSmallIntegerField(default=0)
-    variant = models.ForeignKey(Variant, null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines")
+    variant = models.ForeignKey(
+        Variant, null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
+    )
     sku = models.CharField("SKU", max_length=64, db_index=True)
     ean = models.CharField("EAN", max_length=14, blank=True, default="")
     name = models.CharField(_("name"), max_length=300)
@@ -241,7 +271,12 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["order_id", "position", "id"]
-        constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="order_line_quantity_gt_0")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="order_line_quantity_gt_0")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
 
     @property
     def reservation_ref(self) -> str:
@@ -269,7 +304,9 @@ class OrderEvent(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=150, default="system")
     from_status = models.CharField(max_length=40, blank=True, default="")
     to_status = models.CharField(max_length=40, blank=True, default="")
@@ -281,6 +318,9 @@ class OrderEvent(models.Model):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["order", "at"]), models.Index(fields=["kind", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
 class OrderSearchToken(models.Model):
@@ -296,3 +336,6 @@ class OrderSearchToken(models.Model):
             # (order, token): the queue's per-order probe for a common search term reads this index alone.
             models.Index(fields=["order", "token"], name="order_search_order_token_idx"),
         ]
+
+    def __str__(self) -> str:
+        return self.token

@@ -80,7 +80,9 @@ class OrderIn(Strict):
     stage: Stage | None = None
     placed_at: dt.datetime
     updated_at: dt.datetime | None = None
-    currency: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{3}$")] = "PLN"
+    currency: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{3}$")
+    ] = "PLN"
 
     customer_type: CustomerType = CustomerType.CONSUMER
     customer_name: Name = ""

@@ -83,7 +83,9 @@ class OrderFilter:
             v = getattr(self, fd.name)
             if v in (None, "", []):
                 continue
-            out[fd.name] = ",".join(v) if isinstance(v, list) else (v.isoformat() if isinstance(v, dt.date) else v)
+            out[fd.name] = (
+                ",".join(v) if isinstance(v, list) else (v.isoformat() if isinstance(v, dt.date) else v)
+            )
         return out
 
 
@@ -106,7 +108,9 @@ def _has_more_than(qs: QuerySet, n: int) -> bool:
     return qs.order_by().values("pk")[n : n + 1].exists()
 
 
-def _one_of(qs: QuerySet[Order], column: str, values: list, *, by_code: type | None = None) -> QuerySet[Order]:
+def _one_of(
+    qs: QuerySet[Order], column: str, values: list, *, by_code: type | None = None
+) -> QuerySet[Order]:
     """`column IN values` for an indexed column of the queue, written so that a page stays cheap.
     `by_code`: the values are codes of this related model (status, channel), `column` its foreign key.
 
@@ -118,7 +122,9 @@ def _one_of(qs: QuerySet[Order], column: str, values: list, *, by_code: type | N
     values = list(dict.fromkeys(values))
     if len(values) == 1:
         if by_code:
-            return qs.filter(**{column: Subquery(by_code.objects.filter(code=values[0]).order_by().values("pk")[:1])})
+            return qs.filter(
+                **{column: Subquery(by_code.objects.filter(code=values[0]).order_by().values("pk")[:1])}
+            )
         return qs.filter(**{column: values[0]})
     if by_code:
         values = list(by_code.objects.filter(code__in=values).values_list("pk", flat=True))
@@ -175,7 +181,9 @@ def orders_filtered(f: OrderFilter) -> QuerySet[Order]:
             if not token:
                 continue
             lo, hi = _search_bounds(token)
-            qs = _matching(qs, OrderSearchToken.objects.filter(token__gte=lo, token__lt=hi, token__startswith=token))
+            qs = _matching(
+                qs, OrderSearchToken.objects.filter(token__gte=lo, token__lt=hi, token__startswith=token)
+            )
     return qs
 
 
@@ -208,7 +216,9 @@ def _decode_cursor(cursor: str) -> tuple[Any, int]:
         raise DomainError("cursor: not a valid page cursor", field="cursor")
 
 
-def order_queue(f: OrderFilter, *, sort: str = "-placed_at", cursor: str | None = None, limit: int = 50) -> Page:
+def order_queue(
+    f: OrderFilter, *, sort: str = "-placed_at", cursor: str | None = None, limit: int = 50
+) -> Page:
     """One page of the queue, keyset-paginated on (sort field, id)."""
     if sort not in SORTS:
         raise DomainError(f"sort: choose one of {', '.join(SORTS)}", field="sort")
@@ -220,19 +230,27 @@ def order_queue(f: OrderFilter, *, sort: str = "-placed_at", cursor: str | None 
     if cursor:
         value, pk = _decode_cursor(cursor)
         # A cursor is client input: its value must fit the sort column, or the query would fail (500).
-        fits = (isinstance(value, Decimal) and value.is_finite() and abs(value) < 10**18) if col == "total_gross" \
+        fits = (
+            (isinstance(value, Decimal) and value.is_finite() and abs(value) < 10**18)
+            if col == "total_gross"
             else (isinstance(value, dt.datetime) and value.tzinfo is not None)
+        )
         if not fits or not 0 < pk < 2**53:
             raise DomainError("cursor: not a valid page cursor", field="cursor")
         # (col, id) < (value, pk), written with a plain range on col first so that an index on col seeks
         # straight to the page instead of skipping every row before it.
         if desc:
-            qs = qs.filter(Q(**{f"{col}__lte": value}), Q(**{f"{col}__lt": value}) | Q(**{col: value, "pk__lt": pk}))
+            qs = qs.filter(
+                Q(**{f"{col}__lte": value}), Q(**{f"{col}__lt": value}) | Q(**{col: value, "pk__lt": pk})
+            )
         else:
-            qs = qs.filter(Q(**{f"{col}__gte": value}), Q(**{f"{col}__gt": value}) | Q(**{col: value, "pk__gt": pk}))
+            qs = qs.filter(
+                Q(**{f"{col}__gte": value}), Q(**{f"{col}__gt": value}) | Q(**{col: value, "pk__gt": pk})
+            )
     order_by = [f"-{col}", "-id"] if desc else [col, "id"]
     items = list(
-        qs.select_related("channel", "status").prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        qs.select_related("channel", "status")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
         .order_by(*order_by)[: limit + 1]
     )
     next_cursor = None
@@ -337,5 +355,12 @@ def dashboard_figures(now: dt.datetime | None = None, currency: str = "PLN") -> 
         .annotate(orders=Count("id"), revenue=Sum("total_gross"))
         .order_by("day", "channel__name")
     )
-    return {"periods": periods, "waiting_to_ship": waiting, "late": late, "attention": attention,
-            "by_channel": by_channel, "daily": daily, "today": today}
+    return {
+        "periods": periods,
+        "waiting_to_ship": waiting,
+        "late": late,
+        "attention": attention,
+        "by_channel": by_channel,
+        "daily": daily,
+        "today": today,
+    }

@@ -42,17 +42,52 @@ from .schemas import OrderIn
 
 CENT = Decimal("0.01")
 ORDER_AUDIT_FIELDS = (
-    "number", "status_id", "stage", "customer_name", "email", "phone", "company", "nip", "customer_type",
-    "billing_address", "shipping_address", "payment_method", "payment_status", "paid_at", "delivery_method",
-    "pickup_point", "currency", "total_net", "total_vat", "total_gross", "shipping_cost", "discount",
-    "placed_at", "notes", "internal_notes",
+    "number",
+    "status_id",
+    "stage",
+    "customer_name",
+    "email",
+    "phone",
+    "company",
+    "nip",
+    "customer_type",
+    "billing_address",
+    "shipping_address",
+    "payment_method",
+    "payment_status",
+    "paid_at",
+    "delivery_method",
+    "pickup_point",
+    "currency",
+    "total_net",
+    "total_vat",
+    "total_gross",
+    "shipping_cost",
+    "discount",
+    "placed_at",
+    "notes",
+    "internal_notes",
 )
 # Fields staff may change with order_edit(); anything else is refused (no mass assignment).
-EDITABLE_FIELDS = frozenset({
-    "customer_name", "email", "phone", "company", "nip", "billing_address", "shipping_address",
-    "payment_method", "payment_status", "paid_at", "delivery_method", "pickup_point", "notes", "internal_notes",
-    "ship_by",
-})
+EDITABLE_FIELDS = frozenset(
+    {
+        "customer_name",
+        "email",
+        "phone",
+        "company",
+        "nip",
+        "billing_address",
+        "shipping_address",
+        "payment_method",
+        "payment_status",
+        "paid_at",
+        "delivery_method",
+        "pickup_point",
+        "notes",
+        "internal_notes",
+        "ship_by",
+    }
+)
 
 
 @dataclass
@@ -82,11 +117,16 @@ def status_for(*, code: str = "", stage: str | None = None) -> OrderStatus:
     if code:
         status = OrderStatus.objects.filter(code=code).first()
         if status is None:
-            status = (OrderStatus.objects.filter(name_pl__iexact=code) | OrderStatus.objects.filter(name_en__iexact=code)).first()
+            status = (
+                OrderStatus.objects.filter(name_pl__iexact=code)
+                | OrderStatus.objects.filter(name_en__iexact=code)
+            ).first()
         if status is None:
             raise DomainError(f"Unknown order status {code!r}", field="status", code="unknown_status")
         if stage and status.stage != stage:
-            raise DomainError(f"Status {code!r} belongs to stage {status.stage!r}, not {str(stage)!r}", field="stage")
+            raise DomainError(
+                f"Status {code!r} belongs to stage {status.stage!r}, not {str(stage)!r}", field="stage"
+            )
         return status
     stage = stage or Stage.NEW
     status = (
@@ -97,30 +137,70 @@ def status_for(*, code: str = "", stage: str | None = None) -> OrderStatus:
     return status
 
 
-def status_save(*, code: str, name_pl: str, name_en: str, stage: str, colour: str = "#6b7280",
-                position: int = 100, actor: User | None = None) -> OrderStatus:
+def status_save(
+    *,
+    code: str,
+    name_pl: str,
+    name_en: str,
+    stage: str,
+    colour: str = "#6b7280",
+    position: int = 100,
+    actor: User | None = None,
+) -> OrderStatus:
     if stage not in Stage.values:
         raise DomainError(f"Unknown stage {stage!r}", field="stage")
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
         raise DomainError("Colour must look like #1a2b3c", field="colour")
     with transaction.atomic():
         status, created = OrderStatus.objects.get_or_create(
-            code=code, defaults={"name_pl": name_pl, "name_en": name_en, "stage": stage, "colour": colour,
-                                 "position": position})
+            code=code,
+            defaults={
+                "name_pl": name_pl,
+                "name_en": name_en,
+                "stage": stage,
+                "colour": colour,
+                "position": position,
+            },
+        )
         if not created:
             if status.stage != stage and status.orders.exists():
-                raise DomainError("The stage of a status in use cannot change; create a new status", field="stage")
-            before = {"name_pl": status.name_pl, "name_en": status.name_en, "stage": status.stage,
-                      "colour": status.colour, "position": status.position}
+                raise DomainError(
+                    "The stage of a status in use cannot change; create a new status", field="stage"
+                )
+            before = {
+                "name_pl": status.name_pl,
+                "name_en": status.name_en,
+                "stage": status.stage,
+                "colour": status.colour,
+                "position": status.position,
+            }
             status.name_pl, status.name_en, status.stage = name_pl, name_en, stage
             status.colour, status.position = colour, position
             status.save()
-            audit_record(obj_type="orders.status", obj_id=status.pk, action="edited", actor=actor,
-                         changes=diff(before, {"name_pl": name_pl, "name_en": name_en, "stage": stage,
-                                               "colour": colour, "position": position}))
+            audit_record(
+                obj_type="orders.status",
+                obj_id=status.pk,
+                action="edited",
+                actor=actor,
+                changes=diff(
+                    before,
+                    {
+                        "name_pl": name_pl,
+                        "name_en": name_en,
+                        "stage": stage,
+                        "colour": colour,
+                        "position": position,
+                    },
+                ),
+            )
         else:
-            audit_record(obj_type="orders.status", obj_id=status.pk, action="created", actor=actor,
-                         changes={"code": [None, code], "stage": [None, stage]})
+            audit_record(
+                obj_type="orders.status",
+                obj_id=status.pk,
+                action="created",
+                actor=actor,
+                changes={"code": [None, code], "stage": [None, stage]},
+            )
     return status
 
 
@@ -136,7 +216,11 @@ def _initial_stage(data: OrderIn) -> str:
         return data.stage
     if data.payment_status == PaymentStatus.PAID or data.paid_at or data.payment_method == PaymentMethod.COD:
         return Stage.READY
-    return Stage.AWAITING_PAYMENT if data.payment_method in (PaymentMethod.TRANSFER, PaymentMethod.ONLINE) else Stage.NEW
+    return (
+        Stage.AWAITING_PAYMENT
+        if data.payment_method in (PaymentMethod.TRANSFER, PaymentMethod.ONLINE)
+        else Stage.NEW
+    )
 
 
 def _payment_status(data: OrderIn) -> str:
@@ -154,8 +238,14 @@ def _customer_upsert(data: OrderIn) -> Customer | None:
     if key is None:
         return None
     customer = Customer.objects.filter(**key).order_by("id").first()
-    fields = {"type": data.customer_type, "name": data.customer_name, "company": data.company, "nip": data.nip,
-              "email": data.email, "phone": data.phone}
+    fields = {
+        "type": data.customer_type,
+        "name": data.customer_name,
+        "company": data.company,
+        "nip": data.nip,
+        "email": data.email,
+        "phone": data.phone,
+    }
     if customer is None:
         return Customer.objects.create(**fields)
     changed = [k for k, v in fields.items() if v and getattr(customer, k) != v]
@@ -190,38 +280,59 @@ def _tokens(order: Order, skus: Iterable[str]) -> set[str]:
 
 def _index_search(order: Order, skus: Iterable[str]) -> None:
     OrderSearchToken.objects.filter(order=order).delete()
-    OrderSearchToken.objects.bulk_create([OrderSearchToken(order=order, token=t) for t in sorted(_tokens(order, skus))])
+    OrderSearchToken.objects.bulk_create(
+        [OrderSearchToken(order=order, token=t) for t in sorted(_tokens(order, skus))]
+    )
 
 
-def _order_values(data: OrderIn, channel: Channel, status: OrderStatus,
-                  variants: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict], list[dict]]:
+def _order_values(
+    data: OrderIn, channel: Channel, status: OrderStatus, variants: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[dict], list[dict]]:
     """Column values, line values and attention reasons computed from the validated input.
 
     `variants` (SKU/EAN -> Variant, as `variants_by_codes` returns) may be prefetched by the batch intake."""
     attention: list[dict] = []
     if variants is None:
-        variants = variants_by_codes({line.sku for line in data.lines} | {line.ean for line in data.lines if line.ean})
+        variants = variants_by_codes(
+            {line.sku for line in data.lines} | {line.ean for line in data.lines if line.ean}
+        )
     lines = []
     top_rate = "0"
     for i, line in enumerate(data.lines):
         variant = variants.get(line.sku) or (variants.get(line.ean) if line.ean else None)
         if variant is None:
-            attention.append({"code": "unknown_sku", "sku": line.sku,
-                              "message": f"Unknown SKU {line.sku} (line {i + 1})"})
+            attention.append(
+                {"code": "unknown_sku", "sku": line.sku, "message": f"Unknown SKU {line.sku} (line {i + 1})"}
+            )
         gross = q2(line.unit_price_gross * line.quantity)
-        lines.append({
-            "position": i, "variant": variant, "sku": line.sku, "ean": line.ean or (variant.ean if variant else ""),
-            "name": line.name or (variant.name if variant else line.sku), "quantity": line.quantity,
-            "unit_price_gross": line.unit_price_gross, "vat_rate": line.vat_rate, "total_gross": gross,
-            "total_net": net_of(gross, line.vat_rate), "external_id": line.external_id,
-        })
-        if line.vat_rate != VatRate.ZW and Decimal(line.vat_rate) > Decimal(top_rate if top_rate != "zw" else "0"):
+        lines.append(
+            {
+                "position": i,
+                "variant": variant,
+                "sku": line.sku,
+                "ean": line.ean or (variant.ean if variant else ""),
+                "name": line.name or (variant.name if variant else line.sku),
+                "quantity": line.quantity,
+                "unit_price_gross": line.unit_price_gross,
+                "vat_rate": line.vat_rate,
+                "total_gross": gross,
+                "total_net": net_of(gross, line.vat_rate),
+                "external_id": line.external_id,
+            }
+        )
+        if line.vat_rate != VatRate.ZW and Decimal(line.vat_rate) > Decimal(
+            top_rate if top_rate != "zw" else "0"
+        ):
             top_rate = line.vat_rate
     computed = data.computed_total()
     total_gross = data.total_gross if data.total_gross is not None else computed
     if data.total_gross is not None and abs(data.total_gross - computed) > CENT:
-        attention.append({"code": "total_mismatch", "message":
-                          f"Total {data.total_gross} differs from lines + shipping - discount = {computed}"})
+        attention.append(
+            {
+                "code": "total_mismatch",
+                "message": f"Total {data.total_gross} differs from lines + shipping - discount = {computed}",
+            }
+        )
     extras_net = net_of(data.shipping_cost, top_rate) - net_of(data.discount, top_rate)
     total_net = sum((ln["total_net"] for ln in lines), Decimal("0")) + extras_net
     if data.total_gross is not None and abs(total_gross - computed) > CENT and computed:
@@ -265,23 +376,36 @@ def _reserve_lines(order: Order, lines: list[OrderLine]) -> list[dict]:
     for line in lines:
         if line.variant_id is None:
             continue
-        res = stock.stock_reserve(variant_id=line.variant_id, quantity=line.quantity, reference=line.reservation_ref)
+        res = stock.stock_reserve(
+            variant_id=line.variant_id, quantity=line.quantity, reference=line.reservation_ref
+        )
         if res.short:
-            short.append({"code": "stock_short", "sku": line.sku,
-                          "message": f"Not enough stock of {line.sku}: {res.short} unit(s) not reserved"})
+            short.append(
+                {
+                    "code": "stock_short",
+                    "sku": line.sku,
+                    "message": f"Not enough stock of {line.sku}: {res.short} unit(s) not reserved",
+                }
+            )
     return short
 
 
 def _release_lines(order: Order) -> int:
-    return sum(stock.stock_release(reference=f"order-line:{pk}") for pk in order.lines.values_list("pk", flat=True))
+    return sum(
+        stock.stock_release(reference=f"order-line:{pk}") for pk in order.lines.values_list("pk", flat=True)
+    )
 
 
 def _issue_lines(order: Order, actor: User | None) -> int:
-    return sum(stock.stock_issue(reference=f"order-line:{pk}", actor=actor, note=f"order {order.number}")
-               for pk in order.lines.values_list("pk", flat=True))
+    return sum(
+        stock.stock_issue(reference=f"order-line:{pk}", actor=actor, note=f"order {order.number}")
+        for pk in order.lines.values_list("pk", flat=True)
+    )
 
 
-def _apply_stock_for_stage(order: Order, from_stage: str, to_stage: str, actor: User | None, label: str) -> list[dict]:
+def _apply_stock_for_stage(
+    order: Order, from_stage: str, to_stage: str, actor: User | None, label: str
+) -> list[dict]:
     """Stock follows the lifecycle: held while open, released on cancel, issued at shipment."""
     now = timezone.now()
     events = []
@@ -289,17 +413,41 @@ def _apply_stock_for_stage(order: Order, from_stage: str, to_stage: str, actor: 
     if from_stage in HOLDING_STAGES and to_stage == Stage.CANCELLED:
         n = _release_lines(order)
         if n:
-            events.append(OrderEvent(order=order, at=now, kind=OrderEvent.Kind.STOCK_RELEASED, actor=actor,
-                                     actor_label=label, data={"units": n}))
+            events.append(
+                OrderEvent(
+                    order=order,
+                    at=now,
+                    kind=OrderEvent.Kind.STOCK_RELEASED,
+                    actor=actor,
+                    actor_label=label,
+                    data={"units": n},
+                )
+            )
     elif from_stage in HOLDING_STAGES and to_stage not in HOLDING_STAGES and to_stage != Stage.CANCELLED:
         n = _issue_lines(order, actor)
         if n:
-            events.append(OrderEvent(order=order, at=now, kind=OrderEvent.Kind.STOCK_ISSUED, actor=actor,
-                                     actor_label=label, data={"units": n}))
+            events.append(
+                OrderEvent(
+                    order=order,
+                    at=now,
+                    kind=OrderEvent.Kind.STOCK_ISSUED,
+                    actor=actor,
+                    actor_label=label,
+                    data={"units": n},
+                )
+            )
     elif from_stage not in HOLDING_STAGES and to_stage in HOLDING_STAGES:
         attention = _reserve_lines(order, list(order.lines.all()))
-        events.append(OrderEvent(order=order, at=now, kind=OrderEvent.Kind.STOCK_RESERVED, actor=actor,
-                                 actor_label=label, data={"short": attention}))
+        events.append(
+            OrderEvent(
+                order=order,
+                at=now,
+                kind=OrderEvent.Kind.STOCK_RESERVED,
+                actor=actor,
+                actor_label=label,
+                data={"short": attention},
+            )
+        )
     OrderEvent.objects.bulk_create(events)
     return attention
 
@@ -335,15 +483,20 @@ def ingest_order(data: OrderIn, *, actor: User | None = None, source: str = "api
     channel = Channel.objects.filter(code=data.channel).first()
     if channel is None:
         raise DomainError(f"Unknown channel {data.channel!r}", field="channel", code="unknown_channel")
-    status = status_for(code=data.status, stage=data.stage if not data.status else (data.stage or None)) \
-        if (data.status or data.stage) else status_for(stage=_initial_stage(data))
+    status = (
+        status_for(code=data.status, stage=data.stage if not data.status else (data.stage or None))
+        if (data.status or data.stage)
+        else status_for(stage=_initial_stage(data))
+    )
     fingerprint = _fingerprint(data)
     label = _label(actor, source)
     for attempt in range(2):
         try:
             with transaction.atomic():
                 existing = (
-                    Order.objects.select_for_update().filter(channel=channel, external_id=data.external_id).first()
+                    Order.objects.select_for_update()
+                    .filter(channel=channel, external_id=data.external_id)
+                    .first()
                 )
                 if existing is None:
                     return _create(data, channel, status, fingerprint, actor, label)
@@ -355,20 +508,36 @@ def ingest_order(data: OrderIn, *, actor: User | None = None, source: str = "api
     raise AssertionError("unreachable")
 
 
-def _create(data: OrderIn, channel: Channel, status: OrderStatus, fingerprint: str, actor: User | None,
-            label: str) -> IngestResult:
+def _create(
+    data: OrderIn, channel: Channel, status: OrderStatus, fingerprint: str, actor: User | None, label: str
+) -> IngestResult:
     values, line_values, attention = _order_values(data, channel, status)
     now = timezone.now()
     order = Order.objects.create(
-        channel=channel, external_id=data.external_id, customer=_customer_upsert(data), source_hash=fingerprint,
-        ship_by=compute_ship_by(data.placed_at, channel.ship_within_hours), created_at=now, updated_at=now,
+        channel=channel,
+        external_id=data.external_id,
+        customer=_customer_upsert(data),
+        source_hash=fingerprint,
+        ship_by=compute_ship_by(data.placed_at, channel.ship_within_hours),
+        created_at=now,
+        updated_at=now,
         **values,
     )
     lines = _create_lines(order, line_values)
     if order.stage in HOLDING_STAGES:
         attention += _reserve_lines(order, lines)
-    events = [OrderEvent(order=order, at=now, kind=OrderEvent.Kind.CREATED, actor=actor, actor_label=label,
-                         to_status=status.code, to_stage=status.stage, data={"source": label})]
+    events = [
+        OrderEvent(
+            order=order,
+            at=now,
+            kind=OrderEvent.Kind.CREATED,
+            actor=actor,
+            actor_label=label,
+            to_status=status.code,
+            to_stage=status.stage,
+            data={"source": label},
+        )
+    ]
     if attention:
         order.needs_attention = True
         order.attention_reasons = attention
@@ -377,16 +546,27 @@ def _create(data: OrderIn, channel: Channel, status: OrderStatus, fingerprint: s
     if data.tags:
         _set_tags(order, data.tags)
     _index_search(order, [ln["sku"] for ln in line_values])
-    audit_record(obj_type="orders.order", obj_id=order.pk, action="created", actor=actor, label=label,
-                 changes={"number": [None, order.number], "status": [None, status.code],
-                          "total_gross": [None, str(order.total_gross)]})
+    audit_record(
+        obj_type="orders.order",
+        obj_id=order.pk,
+        action="created",
+        actor=actor,
+        label=label,
+        changes={
+            "number": [None, order.number],
+            "status": [None, status.code],
+            "total_gross": [None, str(order.total_gross)],
+        },
+    )
     return IngestResult(order=order, outcome="created", attention=attention)
 
 
 def _channel_may_move(from_stage: str, to_stage: str) -> bool:
     if from_stage == to_stage or to_stage in {s for s in Stage.values if s in _allowed(from_stage)}:
         return True
-    return from_stage in STAGE_RANK and to_stage in STAGE_RANK and STAGE_RANK[to_stage] > STAGE_RANK[from_stage]
+    return (
+        from_stage in STAGE_RANK and to_stage in STAGE_RANK and STAGE_RANK[to_stage] > STAGE_RANK[from_stage]
+    )
 
 
 def _allowed(stage: str) -> frozenset[str]:
@@ -395,14 +575,22 @@ def _allowed(stage: str) -> frozenset[str]:
     return STAGE_TRANSITIONS[stage]
 
 
-def _update(order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, actor: User | None,
-            label: str) -> IngestResult:
+def _update(
+    order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, actor: User | None, label: str
+) -> IngestResult:
     if order.source_hash == fingerprint:
         return IngestResult(order=order, outcome="unchanged")
     if data.updated_at and order.source_updated_at and data.updated_at < order.source_updated_at:
-        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.STALE_IGNORED, actor=actor, actor_label=label,
-                                  data={"received_version": data.updated_at.isoformat(),
-                                        "current_version": order.source_updated_at.isoformat()})
+        OrderEvent.objects.create(
+            order=order,
+            kind=OrderEvent.Kind.STALE_IGNORED,
+            actor=actor,
+            actor_label=label,
+            data={
+                "received_version": data.updated_at.isoformat(),
+                "current_version": order.source_updated_at.isoformat(),
+            },
+        )
         return IngestResult(order=order, outcome="stale")
     now = timezone.now()
     before = _snapshot(order)
@@ -413,8 +601,10 @@ def _update(order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, 
     from_stage, from_status = order.stage, order.status
     move_refused = None
     if status.stage != from_stage and not _channel_may_move(from_stage, status.stage):
-        move_refused = {"code": "illegal_channel_status", "message":
-                        f"Channel reported status {status.code} but {from_stage} -> {status.stage} is not allowed"}
+        move_refused = {
+            "code": "illegal_channel_status",
+            "message": f"Channel reported status {status.code} but {from_stage} -> {status.stage} is not allowed",
+        }
         values["status"], values["stage"] = from_status, from_stage
     lines_changed = _lines_snapshot(old_lines) != _lines_snapshot(line_values)
     if not lines_changed and not move_refused and _is_noop(order, data, values):
@@ -435,20 +625,37 @@ def _update(order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, 
         new_lines = _create_lines(order, line_values)
         if from_stage in HOLDING_STAGES and order.stage in HOLDING_STAGES:
             attention += _reserve_lines(order, new_lines)
-    events = [OrderEvent(order=order, at=now, kind=OrderEvent.Kind.UPDATED, actor=actor, actor_label=label,
-                         data={"lines_changed": lines_changed})]
+    events = [
+        OrderEvent(
+            order=order,
+            at=now,
+            kind=OrderEvent.Kind.UPDATED,
+            actor=actor,
+            actor_label=label,
+            data={"lines_changed": lines_changed},
+        )
+    ]
     if order.stage != from_stage or order.status_id != from_status.pk:
-        events.append(OrderEvent(order=order, at=now, kind=OrderEvent.Kind.STATUS, actor=actor, actor_label=label,
-                                 from_status=from_status.code, to_status=order.status.code, from_stage=from_stage,
-                                 to_stage=order.stage))
+        events.append(
+            OrderEvent(
+                order=order,
+                at=now,
+                kind=OrderEvent.Kind.STATUS,
+                actor=actor,
+                actor_label=label,
+                from_status=from_status.code,
+                to_status=order.status.code,
+                from_stage=from_stage,
+                to_stage=order.stage,
+            )
+        )
         if order.stage != from_stage:
             if not lines_changed or from_stage not in HOLDING_STAGES or order.stage not in HOLDING_STAGES:
                 attention += _apply_stock_for_stage(order, from_stage, order.stage, actor, label)
             _stamp_stage_times(order, now)
     if move_refused:
         attention.append(move_refused)
-    attention = _carried_attention(before_reasons, lines_changed,
-                                   order.stage) + attention
+    attention = _carried_attention(before_reasons, lines_changed, order.stage) + attention
     order.needs_attention = bool(attention)
     order.attention_reasons = attention
     order.save()
@@ -461,8 +668,13 @@ def _update(order: Order, data: OrderIn, status: OrderStatus, fingerprint: str, 
     _index_search(order, [ln["sku"] for ln in line_values])
     changes = diff(before, _snapshot(order))
     if lines_changed:
-        changes["lines"] = [[list(x) for x in _lines_snapshot(old_lines)], [list(x) for x in _lines_snapshot(line_values)]]
-    audit_record(obj_type="orders.order", obj_id=order.pk, action="updated", actor=actor, label=label, changes=changes)
+        changes["lines"] = [
+            [list(x) for x in _lines_snapshot(old_lines)],
+            [list(x) for x in _lines_snapshot(line_values)],
+        ]
+    audit_record(
+        obj_type="orders.order", obj_id=order.pk, action="updated", actor=actor, label=label, changes=changes
+    )
     return IngestResult(order=order, outcome="updated", attention=attention)
 
 
@@ -506,8 +718,9 @@ def _stamp_stage_times(order: Order, now) -> None:
             order.shipped_at = now
 
 
-def ingest_orders_batch(items: list[OrderIn], *, actor: User | None = None,
-                        source: str = "import") -> list[IngestResult | DomainError]:
+def ingest_orders_batch(
+    items: list[OrderIn], *, actor: User | None = None, source: str = "import"
+) -> list[IngestResult | DomainError]:
     """Many orders through the same intake as `ingest_order`, with the same result per order, faster:
     new orders are prefetched and bulk-inserted per batch in one transaction. See `orders.intake`."""
     from .intake import ingest_orders_batch as _batch
@@ -526,16 +739,25 @@ def _lock(order_id: int, expected_version: int | None) -> Order:
     order = Order.objects.select_related("status", "channel").get(pk=order_id)
     if expected_version is not None and order.version != expected_version:
         raise Conflict(
-            _("Order %(number)s was changed by someone else in the meantime (version %(theirs)s, yours %(yours)s). "
-              "Reload it and apply your change again.")
+            _(
+                "Order %(number)s was changed by someone else in the meantime (version %(theirs)s, yours %(yours)s). "
+                "Reload it and apply your change again."
+            )
             % {"number": order.number, "theirs": order.version, "yours": expected_version},
             current_version=order.version,
         )
     return order
 
 
-def order_transition(*, order_id: int, status_code: str, actor: User | None, expected_version: int | None = None,
-                     reason: str = "", source: str = "ui") -> Order:
+def order_transition(
+    *,
+    order_id: int,
+    status_code: str,
+    actor: User | None,
+    expected_version: int | None = None,
+    reason: str = "",
+    source: str = "ui",
+) -> Order:
     """Move an order to another status. Illegal moves between stages are refused."""
     target = OrderStatus.objects.filter(code=status_code).first()
     if target is None:
@@ -548,8 +770,13 @@ def order_transition(*, order_id: int, status_code: str, actor: User | None, exp
         if not order.can_move_to(target.stage):
             raise IllegalTransition(
                 _("Order %(number)s cannot go from “%(src)s” (%(src_stage)s) to “%(dst)s” (%(dst_stage)s).")
-                % {"number": order.number, "src": order.status.name, "src_stage": Stage(order.stage).label,
-                   "dst": target.name, "dst_stage": Stage(target.stage).label},
+                % {
+                    "number": order.number,
+                    "src": order.status.name,
+                    "src_stage": Stage(order.stage).label,
+                    "dst": target.name,
+                    "dst_stage": Stage(target.stage).label,
+                },
                 field="status",
             )
         now = timezone.now()
@@ -558,19 +785,44 @@ def order_transition(*, order_id: int, status_code: str, actor: User | None, exp
         order.version += 1
         order.updated_at = now
         _stamp_stage_times(order, now)
-        OrderEvent.objects.create(order=order, at=now, kind=OrderEvent.Kind.STATUS, actor=actor, actor_label=label,
-                                  from_status=from_status.code, to_status=target.code, from_stage=from_stage,
-                                  to_stage=target.stage, message=reason[:1000])
+        OrderEvent.objects.create(
+            order=order,
+            at=now,
+            kind=OrderEvent.Kind.STATUS,
+            actor=actor,
+            actor_label=label,
+            from_status=from_status.code,
+            to_status=target.code,
+            from_stage=from_stage,
+            to_stage=target.stage,
+            message=reason[:1000],
+        )
         if from_stage != target.stage:
             short = _apply_stock_for_stage(order, from_stage, target.stage, actor, label)
             if short:
                 order.needs_attention = True
                 order.attention_reasons = [*order.attention_reasons, *short]
-        order.save(update_fields=["status", "stage", "version", "updated_at", "shipped_at", "delivered_at",
-                                  "needs_attention", "attention_reasons"])
-        audit_record(obj_type="orders.order", obj_id=order.pk, action="status_changed", actor=actor, label=label,
-                     changes={"status": [from_status.code, target.code], "stage": [from_stage, target.stage]},
-                     reason=reason)
+        order.save(
+            update_fields=[
+                "status",
+                "stage",
+                "version",
+                "updated_at",
+                "shipped_at",
+                "delivered_at",
+                "needs_attention",
+                "attention_reasons",
+            ]
+        )
+        audit_record(
+            obj_type="orders.order",
+            obj_id=order.pk,
+            action="status_changed",
+            actor=actor,
+            label=label,
+            changes={"status": [from_status.code, target.code], "stage": [from_stage, target.stage]},
+            reason=reason,
+        )
     return order
 
 
@@ -591,13 +843,17 @@ def order_bulk_transition(*, order_ids: list[int], status_code: str, actor: User
     return result
 
 
-def order_edit(*, order_id: int, expected_version: int, changes: dict[str, Any], actor: User | None,
-               reason: str = "") -> Order:
+def order_edit(
+    *, order_id: int, expected_version: int, changes: dict[str, Any], actor: User | None, reason: str = ""
+) -> Order:
     """Staff edit of an order's editable fields with an optimistic version check (stale save -> Conflict)."""
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
-        raise DomainError(_("These fields cannot be changed here: %(fields)s") % {"fields": ", ".join(sorted(unknown))},
-                          field=sorted(unknown)[0], code="not_editable")
+        raise DomainError(
+            _("These fields cannot be changed here: %(fields)s") % {"fields": ", ".join(sorted(unknown))},
+            field=sorted(unknown)[0],
+            code="not_editable",
+        )
     if "nip" in changes and changes["nip"]:
         from stdnum.pl import nip as stdnum_nip
 
@@ -616,10 +872,21 @@ def order_edit(*, order_id: int, expected_version: int, changes: dict[str, Any],
         order.save()
         changed = diff(before, changes)
         if changed:
-            OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.EDITED, actor=actor,
-                                      actor_label=_label(actor, "ui"), data={"fields": sorted(changed)})
-            audit_record(obj_type="orders.order", obj_id=order.pk, action="edited", actor=actor, changes=changed,
-                         reason=reason)
+            OrderEvent.objects.create(
+                order=order,
+                kind=OrderEvent.Kind.EDITED,
+                actor=actor,
+                actor_label=_label(actor, "ui"),
+                data={"fields": sorted(changed)},
+            )
+            audit_record(
+                obj_type="orders.order",
+                obj_id=order.pk,
+                action="edited",
+                actor=actor,
+                changes=changed,
+                reason=reason,
+            )
         _index_search(order, order.lines.values_list("sku", flat=True))
     return order
 
@@ -632,12 +899,14 @@ def order_add_note(*, order_id: int, text: str, actor: User | None) -> OrderEven
         raise DomainError(_("The note is longer than 5000 characters"), field="text")
     with transaction.atomic():
         order = _lock(order_id, None)
-        return OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
-                                         actor_label=_label(actor, "ui"), message=text)
+        return OrderEvent.objects.create(
+            order=order, kind=OrderEvent.Kind.NOTE, actor=actor, actor_label=_label(actor, "ui"), message=text
+        )
 
 
-def order_tags_change(*, order_ids: list[int], add: Iterable[str] = (), remove: Iterable[str] = (),
-                      actor: User | None) -> int:
+def order_tags_change(
+    *, order_ids: list[int], add: Iterable[str] = (), remove: Iterable[str] = (), actor: User | None
+) -> int:
     """Add/remove tags on many orders (bulk tag). Returns how many orders changed."""
     add = [t.strip()[:50] for t in add if t.strip()]
     remove = [t.strip() for t in remove if t.strip()]
@@ -660,15 +929,43 @@ def order_tags_change(*, order_ids: list[int], add: Iterable[str] = (), remove: 
             order.tags.remove(*to_remove)
             changed += 1
             for t in to_add:
-                events.append(OrderEvent(order=order, at=now, kind=OrderEvent.Kind.TAG_ADDED, actor=actor,
-                                         actor_label=label, message=t.name))
+                events.append(
+                    OrderEvent(
+                        order=order,
+                        at=now,
+                        kind=OrderEvent.Kind.TAG_ADDED,
+                        actor=actor,
+                        actor_label=label,
+                        message=t.name,
+                    )
+                )
             for t in to_remove:
-                events.append(OrderEvent(order=order, at=now, kind=OrderEvent.Kind.TAG_REMOVED, actor=actor,
-                                         actor_label=label, message=t.name))
-            audits.append(AuditEntry(at=now, actor=actor, actor_label=actor_label(actor), object_type="orders.order",
-                                     object_id=str(order.pk), action="tags_changed",
-                                     changes={"tags": [sorted(current), sorted((current | {t.name for t in to_add})
-                                                                              - {t.name for t in to_remove})]}))
+                events.append(
+                    OrderEvent(
+                        order=order,
+                        at=now,
+                        kind=OrderEvent.Kind.TAG_REMOVED,
+                        actor=actor,
+                        actor_label=label,
+                        message=t.name,
+                    )
+                )
+            audits.append(
+                AuditEntry(
+                    at=now,
+                    actor=actor,
+                    actor_label=actor_label(actor),
+                    object_type="orders.order",
+                    object_id=str(order.pk),
+                    action="tags_changed",
+                    changes={
+                        "tags": [
+                            sorted(current),
+                            sorted((current | {t.name for t in to_add}) - {t.name for t in to_remove}),
+                        ]
+                    },
+                )
+            )
         OrderEvent.objects.bulk_create(events)
         audit_record_many(audits)
     return changed
@@ -683,28 +980,64 @@ def order_resolve_attention(*, order_id: int, actor: User | None, note: str = ""
         order.needs_attention = False
         order.attention_reasons = []
         order.save(update_fields=["needs_attention", "attention_reasons"])
-        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOTE, actor=actor, actor_label=_label(actor, "ui"),
-                                  message=note or _("Attention cleared"))
-        audit_record(obj_type="orders.order", obj_id=order.pk, action="attention_cleared", actor=actor,
-                     changes={"attention_reasons": [before, []]}, reason=note)
+        OrderEvent.objects.create(
+            order=order,
+            kind=OrderEvent.Kind.NOTE,
+            actor=actor,
+            actor_label=_label(actor, "ui"),
+            message=note or _("Attention cleared"),
+        )
+        audit_record(
+            obj_type="orders.order",
+            obj_id=order.pk,
+            action="attention_cleared",
+            actor=actor,
+            changes={"attention_reasons": [before, []]},
+            reason=note,
+        )
     return order
 
 
-def channel_save(*, code: str, name: str, kind: str, ship_within_hours: int = 24, active: bool = True,
-                 actor: User | None = None) -> Channel:
+def channel_save(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    ship_within_hours: int = 24,
+    active: bool = True,
+    actor: User | None = None,
+) -> Channel:
     if kind not in Channel.Kind.values:
         raise DomainError(f"Unknown channel type {kind!r}", field="kind")
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", code):
         raise DomainError("Code: lower-case letters, digits, - and _", field="code")
     with transaction.atomic():
         channel, created = Channel.objects.update_or_create(
-            code=code, defaults={"name": name, "kind": kind, "ship_within_hours": ship_within_hours, "active": active})
-        audit_record(obj_type="orders.channel", obj_id=channel.pk, action="created" if created else "edited",
-                     actor=actor, changes={"name": [None, name], "kind": [None, kind]})
+            code=code,
+            defaults={"name": name, "kind": kind, "ship_within_hours": ship_within_hours, "active": active},
+        )
+        audit_record(
+            obj_type="orders.channel",
+            obj_id=channel.pk,
+            action="created" if created else "edited",
+            actor=actor,
+            changes={"name": [None, name], "kind": [None, kind]},
+        )
     return channel
 
 
 __all__ = [
-    "IngestResult", "ingest_order", "ingest_orders_batch", "order_transition", "order_bulk_transition", "order_edit", "order_add_note",
-    "order_tags_change", "order_resolve_attention", "status_for", "status_save", "channel_save", "CustomerType",
+    "IngestResult",
+    "ingest_order",
+    "ingest_orders_batch",
+    "order_transition",
+    "order_bulk_transition",
+    "order_edit",
+    "order_add_note",
+    "order_tags_change",
+    "order_resolve_attention",
+    "status_for",
+    "status_save",
+    "channel_save",
+    "CustomerType",
 ]

@@ -34,9 +34,13 @@ def account_view(request):
                 messages.success(request, _("Language saved."))
                 return redirect("account")
             if action == "token":
-                new_token = core_services.token_create(user=request.user, name=request.POST.get("name", "")[:100])
+                new_token = core_services.token_create(
+                    user=request.user, name=request.POST.get("name", "")[:100]
+                )
             if action == "revoke":
-                core_services.token_revoke(token_id=int(request.POST.get("token_id", "0")), actor=request.user)
+                core_services.token_revoke(
+                    token_id=int(request.POST.get("token_id", "0")), actor=request.user
+                )
                 messages.success(request, _("Token revoked."))
                 return redirect("account")
         except (DomainError, ValueError) as exc:

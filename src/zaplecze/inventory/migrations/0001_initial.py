@@ -7,73 +7,183 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Warehouse',
+            name="Warehouse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True)),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('is_default', models.BooleanField(default=False)),
-                ('priority', models.PositiveSmallIntegerField(default=100, help_text='Lower is tried first when reserving')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=20, unique=True)),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                ("is_default", models.BooleanField(default=False)),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        default=100, help_text="Lower is tried first when reserving"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['priority', 'id'],
+                "ordering": ["priority", "id"],
             },
         ),
         migrations.CreateModel(
-            name='StockMovement',
+            name="StockMovement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('kind', models.CharField(choices=[('receipt', 'Receipt'), ('sale', 'Sale (shipped)'), ('return', 'Return'), ('adjustment', 'Adjustment'), ('transfer_in', 'Transfer in'), ('transfer_out', 'Transfer out')], max_length=20)),
-                ('quantity', models.IntegerField(help_text='Signed change of on-hand stock')),
-                ('on_hand_after', models.IntegerField(null=True)),
-                ('reason', models.CharField(blank=True, default='', max_length=200)),
-                ('reference', models.CharField(blank=True, db_index=True, default='', max_length=100)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('variant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='movements', to='catalog.variant')),
-                ('warehouse', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='movements', to='inventory.warehouse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("receipt", "Receipt"),
+                            ("sale", "Sale (shipped)"),
+                            ("return", "Return"),
+                            ("adjustment", "Adjustment"),
+                            ("transfer_in", "Transfer in"),
+                            ("transfer_out", "Transfer out"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("quantity", models.IntegerField(help_text="Signed change of on-hand stock")),
+                ("on_hand_after", models.IntegerField(null=True)),
+                ("reason", models.CharField(blank=True, default="", max_length=200)),
+                ("reference", models.CharField(blank=True, db_index=True, default="", max_length=100)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="movements",
+                        to="catalog.variant",
+                    ),
+                ),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="movements",
+                        to="inventory.warehouse",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='StockLevel',
+            name="StockLevel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('on_hand', models.IntegerField(default=0)),
-                ('reserved', models.IntegerField(default=0)),
-                ('variant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stock_levels', to='catalog.variant')),
-                ('warehouse', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stock_levels', to='inventory.warehouse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("on_hand", models.IntegerField(default=0)),
+                ("reserved", models.IntegerField(default=0)),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="stock_levels",
+                        to="catalog.variant",
+                    ),
+                ),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="stock_levels",
+                        to="inventory.warehouse",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('variant', 'warehouse'), name='stock_level_unique'), models.CheckConstraint(condition=models.Q(('on_hand__gte', 0)), name='stock_on_hand_gte_0'), models.CheckConstraint(condition=models.Q(('reserved__gte', 0)), name='stock_reserved_gte_0'), models.CheckConstraint(condition=models.Q(('reserved__lte', models.F('on_hand'))), name='stock_reserved_lte_on_hand')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("variant", "warehouse"), name="stock_level_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(("on_hand__gte", 0)), name="stock_on_hand_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved__gte", 0)), name="stock_reserved_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved__lte", models.F("on_hand"))),
+                        name="stock_reserved_lte_on_hand",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(db_index=True, help_text='e.g. order-line:123', max_length=100)),
-                ('quantity', models.PositiveIntegerField()),
-                ('state', models.CharField(choices=[('active', 'Active'), ('released', 'Released'), ('issued', 'Issued')], default='active', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('variant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='catalog.variant')),
-                ('warehouse', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='inventory.warehouse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "reference",
+                    models.CharField(db_index=True, help_text="e.g. order-line:123", max_length=100),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("active", "Active"), ("released", "Released"), ("issued", "Issued")],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to="catalog.variant",
+                    ),
+                ),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to="inventory.warehouse",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['variant', 'state'], name='inventory_r_variant_3ebb91_idx')],
+                "indexes": [models.Index(fields=["variant", "state"], name="inventory_r_variant_3ebb91_idx")],
             },
         ),
     ]

@@ -7,204 +7,500 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Channel',
+            name="Channel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('kind', models.CharField(choices=[('shop', 'Own shop'), ('allegro', 'Allegro'), ('amazon', 'Amazon'), ('ebay', 'eBay'), ('erli', 'Erli'), ('manual', 'Manual / phone'), ('other', 'Other')], default='other', max_length=10, verbose_name='type')),
-                ('active', models.BooleanField(default=True)),
-                ('ship_within_hours', models.PositiveIntegerField(default=24, help_text='Promised dispatch time used for the ship-by date', verbose_name='ship within (working hours)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("shop", "Own shop"),
+                            ("allegro", "Allegro"),
+                            ("amazon", "Amazon"),
+                            ("ebay", "eBay"),
+                            ("erli", "Erli"),
+                            ("manual", "Manual / phone"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=10,
+                        verbose_name="type",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "ship_within_hours",
+                    models.PositiveIntegerField(
+                        default=24,
+                        help_text="Promised dispatch time used for the ship-by date",
+                        verbose_name="ship within (working hours)",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('consumer', 'Consumer'), ('sole_trader', 'Sole trader with consumer rights'), ('business', 'Business')], default='consumer', max_length=12, verbose_name='customer type')),
-                ('name', models.CharField(blank=True, default='', max_length=200, verbose_name='name')),
-                ('company', models.CharField(blank=True, default='', max_length=200, verbose_name='company')),
-                ('nip', models.CharField(blank=True, default='', max_length=13, verbose_name='NIP')),
-                ('email', models.CharField(blank=True, db_index=True, default='', max_length=254, verbose_name='e-mail')),
-                ('phone', models.CharField(blank=True, db_index=True, default='', max_length=40, verbose_name='phone')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("consumer", "Consumer"),
+                            ("sole_trader", "Sole trader with consumer rights"),
+                            ("business", "Business"),
+                        ],
+                        default="consumer",
+                        max_length=12,
+                        verbose_name="customer type",
+                    ),
+                ),
+                ("name", models.CharField(blank=True, default="", max_length=200, verbose_name="name")),
+                ("company", models.CharField(blank=True, default="", max_length=200, verbose_name="company")),
+                ("nip", models.CharField(blank=True, default="", max_length=13, verbose_name="NIP")),
+                (
+                    "email",
+                    models.CharField(
+                        blank=True, db_index=True, default="", max_length=254, verbose_name="e-mail"
+                    ),
+                ),
+                (
+                    "phone",
+                    models.CharField(
+                        blank=True, db_index=True, default="", max_length=40, verbose_name="phone"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='OrderStatus',
+            name="OrderStatus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name_pl', models.CharField(max_length=80, verbose_name='name (Polish)')),
-                ('name_en', models.CharField(max_length=80, verbose_name='name (English)')),
-                ('colour', models.CharField(default='#6b7280', max_length=7, verbose_name='colour')),
-                ('position', models.PositiveSmallIntegerField(default=100)),
-                ('stage', models.CharField(choices=[('new', 'New'), ('awaiting_payment', 'Awaiting payment'), ('ready', 'Ready to fulfil'), ('in_fulfilment', 'In fulfilment'), ('shipped', 'Shipped'), ('delivered', 'Delivered'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('returned', 'Returned')], max_length=20, verbose_name='stage')),
-                ('is_default_for_stage', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name_pl", models.CharField(max_length=80, verbose_name="name (Polish)")),
+                ("name_en", models.CharField(max_length=80, verbose_name="name (English)")),
+                ("colour", models.CharField(default="#6b7280", max_length=7, verbose_name="colour")),
+                ("position", models.PositiveSmallIntegerField(default=100)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("awaiting_payment", "Awaiting payment"),
+                            ("ready", "Ready to fulfil"),
+                            ("in_fulfilment", "In fulfilment"),
+                            ("shipped", "Shipped"),
+                            ("delivered", "Delivered"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("returned", "Returned"),
+                        ],
+                        max_length=20,
+                        verbose_name="stage",
+                    ),
+                ),
+                ("is_default_for_stage", models.BooleanField(default=False)),
             ],
             options={
-                'verbose_name_plural': 'order statuses',
-                'ordering': ['position', 'id'],
+                "verbose_name_plural": "order statuses",
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=100, verbose_name='external id')),
-                ('number', models.CharField(db_index=True, max_length=60, verbose_name='number')),
-                ('stage', models.CharField(choices=[('new', 'New'), ('awaiting_payment', 'Awaiting payment'), ('ready', 'Ready to fulfil'), ('in_fulfilment', 'In fulfilment'), ('shipped', 'Shipped'), ('delivered', 'Delivered'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('returned', 'Returned')], max_length=20, verbose_name='stage')),
-                ('customer_type', models.CharField(choices=[('consumer', 'Consumer'), ('sole_trader', 'Sole trader with consumer rights'), ('business', 'Business')], default='consumer', max_length=12)),
-                ('customer_name', models.CharField(blank=True, default='', max_length=200, verbose_name='customer')),
-                ('email', models.CharField(blank=True, default='', max_length=254, verbose_name='e-mail')),
-                ('phone', models.CharField(blank=True, default='', max_length=40, verbose_name='phone')),
-                ('company', models.CharField(blank=True, default='', max_length=200, verbose_name='company')),
-                ('nip', models.CharField(blank=True, default='', max_length=13, verbose_name='NIP')),
-                ('billing_address', models.JSONField(blank=True, default=dict)),
-                ('shipping_address', models.JSONField(blank=True, default=dict)),
-                ('shipping_postcode', models.CharField(blank=True, default='', max_length=12)),
-                ('shipping_country', models.CharField(blank=True, default='PL', max_length=2)),
-                ('payment_method', models.CharField(choices=[('cod', 'Cash on delivery'), ('transfer', 'Bank transfer'), ('card', 'Card'), ('blik', 'BLIK'), ('online', 'Online payment (PayU, Przelewy24)'), ('paypal', 'PayPal'), ('marketplace', 'Marketplace payment'), ('cash', 'Cash'), ('other', 'Other')], default='other', max_length=12, verbose_name='payment method')),
-                ('payment_status', models.CharField(choices=[('unpaid', 'Unpaid'), ('partially_paid', 'Partially paid'), ('paid', 'Paid'), ('cod', 'To be collected on delivery'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], default='unpaid', max_length=20, verbose_name='payment status')),
-                ('paid_at', models.DateTimeField(blank=True, null=True, verbose_name='paid at')),
-                ('delivery_method', models.CharField(choices=[('inpost_locker', 'InPost Paczkomat'), ('inpost_courier', 'InPost courier'), ('dpd', 'DPD'), ('dhl', 'DHL'), ('gls', 'GLS'), ('poczta', 'Poczta Polska'), ('orlen', 'ORLEN Paczka'), ('pickup', 'Personal pickup'), ('other', 'Other')], default='other', max_length=20, verbose_name='delivery method')),
-                ('pickup_point', models.CharField(blank=True, default='', max_length=40, verbose_name='pickup point')),
-                ('currency', models.CharField(default='PLN', max_length=3)),
-                ('total_net', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('total_vat', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('total_gross', models.DecimalField(decimal_places=2, max_digits=20, verbose_name='total')),
-                ('shipping_cost', models.DecimalField(decimal_places=2, default=0, max_digits=20)),
-                ('discount', models.DecimalField(decimal_places=2, default=0, max_digits=20)),
-                ('placed_at', models.DateTimeField(verbose_name='placed at')),
-                ('ship_by', models.DateTimeField(blank=True, null=True, verbose_name='ship by')),
-                ('shipped_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True, default='', verbose_name='customer notes')),
-                ('internal_notes', models.TextField(blank=True, default='', verbose_name='internal notes')),
-                ('needs_attention', models.BooleanField(default=False)),
-                ('attention_reasons', models.JSONField(blank=True, default=list)),
-                ('source_updated_at', models.DateTimeField(blank=True, help_text='Version time given by the channel', null=True)),
-                ('source_hash', models.CharField(blank=True, default='', max_length=64)),
-                ('version', models.PositiveIntegerField(default=1, help_text='Optimistic lock for staff edits')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='orders.channel')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='orders', to='orders.customer')),
-                ('status', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='orders.orderstatus')),
-                ('tags', models.ManyToManyField(blank=True, related_name='orders', to='orders.tag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=100, verbose_name="external id")),
+                ("number", models.CharField(db_index=True, max_length=60, verbose_name="number")),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("awaiting_payment", "Awaiting payment"),
+                            ("ready", "Ready to fulfil"),
+                            ("in_fulfilment", "In fulfilment"),
+                            ("shipped", "Shipped"),
+                            ("delivered", "Delivered"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("returned", "Returned"),
+                        ],
+                        max_length=20,
+                        verbose_name="stage",
+                    ),
+                ),
+                (
+                    "customer_type",
+                    models.CharField(
+                        choices=[
+                            ("consumer", "Consumer"),
+                            ("sole_trader", "Sole trader with consumer rights"),
+                            ("business", "Business"),
+                        ],
+                        default="consumer",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "customer_name",
+                    models.CharField(blank=True, default="", max_length=200, verbose_name="customer"),
+                ),
+                ("email", models.CharField(blank=True, default="", max_length=254, verbose_name="e-mail")),
+                ("phone", models.CharField(blank=True, default="", max_length=40, verbose_name="phone")),
+                ("company", models.CharField(blank=True, default="", max_length=200, verbose_name="company")),
+                ("nip", models.CharField(blank=True, default="", max_length=13, verbose_name="NIP")),
+                ("billing_address", models.JSONField(blank=True, default=dict)),
+                ("shipping_address", models.JSONField(blank=True, default=dict)),
+                ("shipping_postcode", models.CharField(blank=True, default="", max_length=12)),
+                ("shipping_country", models.CharField(blank=True, default="PL", max_length=2)),
+                (
+                    "payment_method",
+                    models.CharField(
+                        choices=[
+                            ("cod", "Cash on delivery"),
+                            ("transfer", "Bank transfer"),
+                            ("card", "Card"),
+                            ("blik", "BLIK"),
+                            ("online", "Online payment (PayU, Przelewy24)"),
+                            ("paypal", "PayPal"),
+                            ("marketplace", "Marketplace payment"),
+                            ("cash", "Cash"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=12,
+                        verbose_name="payment method",
+                    ),
+                ),
+                (
+                    "payment_status",
+                    models.CharField(
+                        choices=[
+                            ("unpaid", "Unpaid"),
+                            ("partially_paid", "Partially paid"),
+                            ("paid", "Paid"),
+                            ("cod", "To be collected on delivery"),
+                            ("refunded", "Refunded"),
+                            ("partially_refunded", "Partially refunded"),
+                        ],
+                        default="unpaid",
+                        max_length=20,
+                        verbose_name="payment status",
+                    ),
+                ),
+                ("paid_at", models.DateTimeField(blank=True, null=True, verbose_name="paid at")),
+                (
+                    "delivery_method",
+                    models.CharField(
+                        choices=[
+                            ("inpost_locker", "InPost Paczkomat"),
+                            ("inpost_courier", "InPost courier"),
+                            ("dpd", "DPD"),
+                            ("dhl", "DHL"),
+                            ("gls", "GLS"),
+                            ("poczta", "Poczta Polska"),
+                            ("orlen", "ORLEN Paczka"),
+                            ("pickup", "Personal pickup"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=20,
+                        verbose_name="delivery method",
+                    ),
+                ),
+                (
+                    "pickup_point",
+                    models.CharField(blank=True, default="", max_length=40, verbose_name="pickup point"),
+                ),
+                ("currency", models.CharField(default="PLN", max_length=3)),
+                ("total_net", models.DecimalField(decimal_places=2, max_digits=20)),
+                ("total_vat", models.DecimalField(decimal_places=2, max_digits=20)),
+                ("total_gross", models.DecimalField(decimal_places=2, max_digits=20, verbose_name="total")),
+                ("shipping_cost", models.DecimalField(decimal_places=2, default=0, max_digits=20)),
+                ("discount", models.DecimalField(decimal_places=2, default=0, max_digits=20)),
+                ("placed_at", models.DateTimeField(verbose_name="placed at")),
+                ("ship_by", models.DateTimeField(blank=True, null=True, verbose_name="ship by")),
+                ("shipped_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True, default="", verbose_name="customer notes")),
+                ("internal_notes", models.TextField(blank=True, default="", verbose_name="internal notes")),
+                ("needs_attention", models.BooleanField(default=False)),
+                ("attention_reasons", models.JSONField(blank=True, default=list)),
+                (
+                    "source_updated_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Version time given by the channel", null=True
+                    ),
+                ),
+                ("source_hash", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "version",
+                    models.PositiveIntegerField(default=1, help_text="Optimistic lock for staff edits"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="orders.channel",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="orders",
+                        to="orders.customer",
+                    ),
+                ),
+                (
+                    "status",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="orders.orderstatus",
+                    ),
+                ),
+                ("tags", models.ManyToManyField(blank=True, related_name="orders", to="orders.tag")),
             ],
             options={
-                'ordering': ['-placed_at', '-id'],
+                "ordering": ["-placed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('kind', models.CharField(choices=[('created', 'Created'), ('updated', 'Updated by channel'), ('edited', 'Edited'), ('status', 'Status changed'), ('stale_ignored', 'Older version ignored'), ('note', 'Note'), ('tag_added', 'Tag added'), ('tag_removed', 'Tag removed'), ('stock_reserved', 'Stock reserved'), ('stock_short', 'Stock short'), ('stock_released', 'Stock released'), ('stock_issued', 'Stock issued'), ('payment', 'Payment')], max_length=20)),
-                ('actor_label', models.CharField(default='system', max_length=150)),
-                ('from_status', models.CharField(blank=True, default='', max_length=40)),
-                ('to_status', models.CharField(blank=True, default='', max_length=40)),
-                ('from_stage', models.CharField(blank=True, default='', max_length=20)),
-                ('to_stage', models.CharField(blank=True, default='', max_length=20)),
-                ('message', models.TextField(blank=True, default='')),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("updated", "Updated by channel"),
+                            ("edited", "Edited"),
+                            ("status", "Status changed"),
+                            ("stale_ignored", "Older version ignored"),
+                            ("note", "Note"),
+                            ("tag_added", "Tag added"),
+                            ("tag_removed", "Tag removed"),
+                            ("stock_reserved", "Stock reserved"),
+                            ("stock_short", "Stock short"),
+                            ("stock_released", "Stock released"),
+                            ("stock_issued", "Stock issued"),
+                            ("payment", "Payment"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("actor_label", models.CharField(default="system", max_length=150)),
+                ("from_status", models.CharField(blank=True, default="", max_length=40)),
+                ("to_status", models.CharField(blank=True, default="", max_length=40)),
+                ("from_stage", models.CharField(blank=True, default="", max_length=20)),
+                ("to_stage", models.CharField(blank=True, default="", max_length=20)),
+                ("message", models.TextField(blank=True, default="")),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
-                'indexes': [models.Index(fields=['order', 'at'], name='orders_orde_order_i_4449c6_idx'), models.Index(fields=['kind', 'at'], name='orders_orde_kind_3cf4d7_idx')],
+                "ordering": ["at", "id"],
+                "indexes": [
+                    models.Index(fields=["order", "at"], name="orders_orde_order_i_4449c6_idx"),
+                    models.Index(fields=["kind", "at"], name="orders_orde_kind_3cf4d7_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OrderLine',
+            name="OrderLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('sku', models.CharField(db_index=True, max_length=64, verbose_name='SKU')),
-                ('ean', models.CharField(blank=True, default='', max_length=14, verbose_name='EAN')),
-                ('name', models.CharField(max_length=300, verbose_name='name')),
-                ('quantity', models.PositiveIntegerField(verbose_name='quantity')),
-                ('unit_price_gross', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('vat_rate', models.CharField(choices=[('23', '23%'), ('8', '8%'), ('5', '5%'), ('0', '0%'), ('zw', 'exempt (zw)')], default='23', max_length=2)),
-                ('total_net', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('total_gross', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('external_id', models.CharField(blank=True, default='', max_length=100)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='orders.order')),
-                ('variant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='order_lines', to='catalog.variant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("sku", models.CharField(db_index=True, max_length=64, verbose_name="SKU")),
+                ("ean", models.CharField(blank=True, default="", max_length=14, verbose_name="EAN")),
+                ("name", models.CharField(max_length=300, verbose_name="name")),
+                ("quantity", models.PositiveIntegerField(verbose_name="quantity")),
+                ("unit_price_gross", models.DecimalField(decimal_places=2, max_digits=20)),
+                (
+                    "vat_rate",
+                    models.CharField(
+                        choices=[("23", "23%"), ("8", "8%"), ("5", "5%"), ("0", "0%"), ("zw", "exempt (zw)")],
+                        default="23",
+                        max_length=2,
+                    ),
+                ),
+                ("total_net", models.DecimalField(decimal_places=2, max_digits=20)),
+                ("total_gross", models.DecimalField(decimal_places=2, max_digits=20)),
+                ("external_id", models.CharField(blank=True, default="", max_length=100)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="orders.order"
+                    ),
+                ),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="order_lines",
+                        to="catalog.variant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['order_id', 'position', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='order_line_quantity_gt_0')],
+                "ordering": ["order_id", "position", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("quantity__gt", 0)), name="order_line_quantity_gt_0"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OrderSearchToken',
+            name="OrderSearchToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=64)),
-                ('order', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=64)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['token', 'order'], name='order_search_token_idx'), models.Index(fields=['order'], name='order_search_order_idx')],
+                "indexes": [
+                    models.Index(fields=["token", "order"], name="order_search_token_idx"),
+                    models.Index(fields=["order"], name="order_search_order_idx"),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['placed_at', 'id'], name='order_placed_idx'),
+            model_name="order",
+            index=models.Index(fields=["placed_at", "id"], name="order_placed_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['stage', 'placed_at', 'id'], name='order_stage_placed_idx'),
+            model_name="order",
+            index=models.Index(fields=["stage", "placed_at", "id"], name="order_stage_placed_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', 'placed_at', 'id'], name='order_status_placed_idx'),
+            model_name="order",
+            index=models.Index(fields=["status", "placed_at", "id"], name="order_status_placed_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['channel', 'placed_at', 'id'], name='order_channel_placed_idx'),
+            model_name="order",
+            index=models.Index(fields=["channel", "placed_at", "id"], name="order_channel_placed_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['payment_status', 'placed_at', 'id'], name='order_paystatus_placed_idx'),
+            model_name="order",
+            index=models.Index(
+                fields=["payment_status", "placed_at", "id"], name="order_paystatus_placed_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['needs_attention', 'placed_at', 'id'], name='order_attention_placed_idx'),
+            model_name="order",
+            index=models.Index(
+                fields=["needs_attention", "placed_at", "id"], name="order_attention_placed_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['total_gross', 'id'], name='order_total_idx'),
+            model_name="order",
+            index=models.Index(fields=["total_gross", "id"], name="order_total_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['ship_by', 'id'], name='order_shipby_idx'),
+            model_name="order",
+            index=models.Index(fields=["ship_by", "id"], name="order_shipby_idx"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('channel', 'external_id'), name='order_channel_external_unique'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                fields=("channel", "external_id"), name="order_channel_external_unique"
+            ),
         ),
     ]

@@ -31,12 +31,22 @@ def forwards(apps, schema_editor):
     Channel = apps.get_model("orders", "Channel")
     seen = set()
     for code, pl, en, colour, pos, stage in STATUSES:
-        OrderStatus.objects.get_or_create(code=code, defaults={
-            "name_pl": pl, "name_en": en, "colour": colour, "position": pos, "stage": stage,
-            "is_default_for_stage": stage not in seen})
+        OrderStatus.objects.get_or_create(
+            code=code,
+            defaults={
+                "name_pl": pl,
+                "name_en": en,
+                "colour": colour,
+                "position": pos,
+                "stage": stage,
+                "is_default_for_stage": stage not in seen,
+            },
+        )
         seen.add(stage)
     for code, name, kind, hours in CHANNELS:
-        Channel.objects.get_or_create(code=code, defaults={"name": name, "kind": kind, "ship_within_hours": hours})
+        Channel.objects.get_or_create(
+            code=code, defaults={"name": name, "kind": kind, "ship_within_hours": hours}
+        )
 
 
 class Migration(migrations.Migration):

@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0002_defaults'),
+        ("orders", "0002_defaults"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='ordersearchtoken',
-            name='order_search_order_idx',
+            model_name="ordersearchtoken",
+            name="order_search_order_idx",
         ),
         migrations.AddIndex(
-            model_name='ordersearchtoken',
-            index=models.Index(fields=['order', 'token'], name='order_search_order_token_idx'),
+            model_name="ordersearchtoken",
+            index=models.Index(fields=["order", "token"], name="order_search_order_token_idx"),
         ),
     ]
