@@ -25,6 +25,7 @@ from zaplecze.inventory import services as stock
 from .models import (
     HOLDING_STAGES,
     STAGE_RANK,
+    STAGE_TRANSITIONS,
     Channel,
     Customer,
     CustomerType,
@@ -562,17 +563,12 @@ def _create(
 
 
 def _channel_may_move(from_stage: str, to_stage: str) -> bool:
-    if from_stage == to_stage or to_stage in {s for s in Stage.values if s in _allowed(from_stage)}:
+    """A channel may make any move staff may make, and may also skip stages forward (new -> delivered)."""
+    if from_stage == to_stage or to_stage in STAGE_TRANSITIONS[from_stage]:
         return True
     return (
         from_stage in STAGE_RANK and to_stage in STAGE_RANK and STAGE_RANK[to_stage] > STAGE_RANK[from_stage]
     )
-
-
-def _allowed(stage: str) -> frozenset[str]:
-    from .models import STAGE_TRANSITIONS
-
-    return STAGE_TRANSITIONS[stage]
 
 
 def _update(
