@@ -93,8 +93,11 @@ def test_login_dashboard_queue_filter_and_status_change(live_server, shop, page)
     expect(rows).to_have_count(1)
     expect(page.locator("table.queue a.strong")).to_have_text("E2E-3")
 
-    # Open the order and move it on.
-    page.click("table.queue a.strong")
+    # Open the order and move it on (follow the link once htmx has no request in flight, so the click
+    # cannot land on a table that is being swapped).
+    page.wait_for_function("document.querySelectorAll('.htmx-request').length === 0")
+    with page.expect_navigation():
+        page.click("table.queue a.strong")
     expect(page.locator("h1")).to_contain_text("E2E-3")
     expect(page.locator("[data-current-status]")).to_have_text("Ready to fulfil")
     page.select_option("#status select[name=status]", "picking")
