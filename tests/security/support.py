@@ -22,6 +22,7 @@ class World:
     spare_token_ids: dict[str, int] = field(default_factory=dict)
     job_ids: dict[str, int] = field(default_factory=dict)
     order: Any = None
+    level_id: int | None = None
     clients: dict[str | None, Client] = field(default_factory=dict)
 
     def values(self, role: str | None) -> dict[str, Any]:
@@ -30,6 +31,7 @@ class World:
             "order_id": self.order.pk,
             "channel": "shop",
             "external_id": self.order.external_id,
+            "level_id": self.level_id,
         }
         if role is not None:
             out.update(job_id=self.job_ids[role], token_id=self.spare_token_ids[role])
@@ -58,8 +60,9 @@ def world(make_user, product_factory, ingest):
         token_create(user=user, name="spare")
         w.spare_token_ids[role] = ApiToken.objects.get(user=user, name="spare").pk
         w.job_ids[role] = job_create(kind="import", title=f"import by {role}", owner=user).pk
-    product_factory(sku="SKU-0001", stock=10)
+    variant = product_factory(sku="SKU-0001", stock=10)
     w.order = ingest().order
+    w.level_id = variant.stock_levels.get().pk
     return w
 
 

@@ -48,3 +48,25 @@ def movements(
 
 def warehouse_by_code(code: str) -> Warehouse | None:
     return Warehouse.objects.filter(code=code).first()
+
+
+def access_stock_level(level_id: int) -> StockLevel | None:
+    return (
+        StockLevel.objects.select_related("variant", "variant__product", "warehouse")
+        .filter(pk=level_id)
+        .first()
+    )
+
+
+def level_movements(level: StockLevel, limit: int = 200) -> QuerySet[StockMovement]:
+    return (
+        StockMovement.objects.filter(variant_id=level.variant_id, warehouse_id=level.warehouse_id)
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
+    )
+
+
+def level_reservations(level: StockLevel, limit: int = 200) -> QuerySet[Reservation]:
+    return Reservation.objects.filter(
+        variant_id=level.variant_id, warehouse_id=level.warehouse_id, state=Reservation.State.ACTIVE
+    ).order_by("-created_at", "-id")[:limit]

@@ -4,18 +4,21 @@ import datetime as dt
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
 from zaplecze.core import selectors as core_selectors
 from zaplecze.core.access import public, require
-from zaplecze.core.errors import NotFound
+from zaplecze.core.errors import DomainError, NotFound
+from zaplecze.core.permissions import user_has
 from zaplecze.inventory import selectors as stock_selectors
 from zaplecze.inventory.models import Warehouse
 from zaplecze.orders import selectors as order_selectors
@@ -141,6 +144,78 @@ def stock(request):
             "base_query": params.urlencode(),
         },
     )
+
+
+def _stock_level_or_404(level_id: int):
+    level = stock_selectors.access_stock_level(level_id)
+    if level is None:
+        raise Http404
+    return level
+
+
+def _render_stock_level(request, level, *, form_error: str = "", status: int = 200):
+    from zaplecze.inventory.models import StockMovement
+
+    return render(
+        request,
+        "web/stock_level.html",
+        {
+            "level": level,
+            "movements": stock_selectors.level_movements(level),
+            "reservations": stock_selectors.level_reservations(level),
+            "audit": core_selectors.audit_for("inventory.stocklevel", level.pk)
+            if user_has(request.user, "audit.view")
+            else None,
+            "kinds": [
+                (k, label)
+                for k, label in StockMovement.Kind.choices
+                if k in {"receipt", "adjustment", "return"}
+            ],
+            "form_error": form_error,
+            "form": request.POST if request.method == "POST" else {},
+        },
+        status=status,
+    )
+
+
+@require("stock.view")
+@require_safe
+def stock_level(request, level_id: int):
+    """One stock level: figures, the ledger of its movements, open reservations and its audit log."""
+    return _render_stock_level(request, _stock_level_or_404(level_id))
+
+
+@require("stock.adjust")
+@require_POST
+def stock_adjust(request, level_id: int):
+    from zaplecze.inventory import services as stock_services
+
+    level = _stock_level_or_404(level_id)
+    reason = request.POST.get("reason", "").strip()
+    try:
+        delta = int(request.POST.get("delta", ""))
+    except ValueError:
+        return _render_stock_level(
+            request, level, form_error=_("Quantity: enter a whole number, e.g. 5 or -2."), status=400
+        )
+    if not reason:
+        return _render_stock_level(
+            request, level, form_error=_("Give a reason for the adjustment."), status=400
+        )
+    try:
+        stock_services.stock_adjust(
+            variant=level.variant,
+            warehouse=level.warehouse,
+            delta=delta,
+            kind=request.POST.get("kind", "adjustment"),
+            reason=reason,
+            reference=request.POST.get("reference", "").strip()[:100],
+            actor=request.user,
+        )
+    except DomainError as exc:
+        return _render_stock_level(request, level, form_error=str(exc.message), status=409)
+    messages.success(request, _("Stock adjusted."))
+    return redirect("web:stock_level", level_id=level.pk)
 
 
 @require("jobs.view")
