@@ -158,3 +158,21 @@ def test_settings_need_permission(client, make_user, db):
     client.force_login(make_user("organiser"))
     assert client.get(STATUSES).status_code == 200
     assert client.get(CHANNELS).status_code == 200
+
+
+def test_status_edit_page_shows_the_status_history(admin_client):
+    from zaplecze.orders.services import status_save
+
+    status_save(code="vip_pack", name_pl="Pakowanie VIP", name_en="VIP packing", stage="in_fulfilment")
+    status_save(
+        code="vip_pack",
+        name_pl="Pakowanie VIP",
+        name_en="VIP packing",
+        stage="in_fulfilment",
+        colour="#112233",
+    )
+
+    html = admin_client.get("/orders/settings/statuses/", {"edit": "vip_pack"}).content.decode()
+
+    assert html.count("data-audit") == 2
+    assert "colour: #6b7280 → #112233" in html

@@ -763,6 +763,9 @@ def statuses(request):
             "form": form,
             "editing": editing,
             "stages": Stage,
+            "audit": core_selectors.audit_for("orders.status", editing.pk)
+            if editing and user_has(request.user, "audit.view")
+            else None,
         },
         status=http_status,
     )
