@@ -204,7 +204,17 @@ def _register_optional() -> None:
     """Commands that live with their modules."""
     from importlib import import_module
 
-    for mod in ("zaplecze.orders.cli", "zaplecze.demo", "zaplecze.service.cli", "zaplecze.shipping.cli"):
+    for mod in (
+        "zaplecze.orders.cli",
+        "zaplecze.demo",
+        "zaplecze.inventory.cli",
+        "zaplecze.service.cli",
+        "zaplecze.shipping.cli",
+        "zaplecze.purchasing.cli",
+        "zaplecze.fulfilment.cli",
+        "zaplecze.analytics.cli",
+        "zaplecze.orders.automation_cli",
+    ):
         try:
             m = import_module(mod)
         except ImportError:

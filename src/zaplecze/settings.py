@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     "zaplecze.orders",
     "zaplecze.service",
     "zaplecze.shipping",
+    "zaplecze.analytics",
+    "zaplecze.purchasing",
+    "zaplecze.fulfilment",
     "zaplecze.web",
     "zaplecze.api",
 ]

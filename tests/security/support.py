@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +26,8 @@ class World:
     job_ids: dict[str, int] = field(default_factory=dict)
     order: Any = None
     level_id: int | None = None
+    # Path parameter values contributed by tests/security/worlds/<module>.py (see `world` below).
+    extra: dict[str, Any] = field(default_factory=dict)
     clients: dict[str | None, Client] = field(default_factory=dict)
 
     def values(self, role: str | None) -> dict[str, Any]:
@@ -32,6 +37,7 @@ class World:
             "channel": "shop",
             "external_id": self.order.external_id,
             "level_id": self.level_id,
+            **self.extra,
         }
         if role is not None:
             out.update(job_id=self.job_ids[role], token_id=self.spare_token_ids[role])
@@ -63,6 +69,11 @@ def world(make_user, product_factory, ingest):
     variant = product_factory(sku="SKU-0001", stock=10)
     w.order = ingest().order
     w.level_id = variant.stock_levels.get().pk
+    # Each module's URL parameters: tests/security/worlds/<module>.py has `build(world) -> dict` that creates
+    # one object per parameter (e.g. a purchase order for `po_id`) and returns {"po_id": pk, ...}.
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent / "worlds")]), key=lambda m: m.name):
+        module = importlib.import_module(f"tests.security.worlds.{info.name}")
+        w.extra.update(module.build(w))
     return w
 
 

@@ -186,9 +186,13 @@ api.add_decorator(reject_unstorable_text, mode="operation")
 
 
 def mount() -> None:
+    from zaplecze.analytics.api import router as analytics_router
     from zaplecze.catalog.api import router as catalog_router
+    from zaplecze.fulfilment.api import router as fulfilment_router
     from zaplecze.inventory.api import router as stock_router
     from zaplecze.orders.api import router as orders_router
+    from zaplecze.orders.api_automation import router as automation_router
+    from zaplecze.purchasing.api import router as purchasing_router
     from zaplecze.service.api import router as service_router
     from zaplecze.shipping.api import router as shipments_router
 
@@ -199,6 +203,10 @@ def mount() -> None:
     api.add_router("/stock", stock_router, tags=["stock"])
     api.add_router("/shipments", shipments_router, tags=["shipments"])
     api.add_router("/service", service_router, tags=["service"])
+    api.add_router("/automation", automation_router, tags=["automation"])
+    api.add_router("/purchasing", purchasing_router, tags=["purchasing"])
+    api.add_router("/fulfilment", fulfilment_router, tags=["fulfilment"])
+    api.add_router("/analytics", analytics_router, tags=["analytics"])
     api.add_router("", account_router, tags=["account"])
 
 

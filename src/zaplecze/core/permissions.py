@@ -37,7 +37,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "orders.bulk": frozenset({_A, _O}),
     # catalog and stock
     "catalog.edit": frozenset({_A, _O, _M}),
-    "stock.adjust": frozenset({_A, _O, _W}),
+    "stock.adjust": frozenset({_A, _O, _W}),  # adjustments, transfers, bins
+    "stock.count": frozenset({_A, _O, _W}),  # stocktakes: count sheets; posting differences needs stock.adjust
+    # purchasing: suppliers, reorder list, purchase orders
+    "purchasing.view": frozenset({_A, _O, _W, Role.READONLY}),
+    "purchasing.manage": frozenset({_A, _O}),  # suppliers, POs, reorder parameters, send POs
+    "purchasing.receive": frozenset({_A, _O, _W}),  # receive deliveries against a PO
+    # fulfilment: pick lists and packing
+    "fulfilment.pick": frozenset({_A, _O, _W}),
     # shipping
     "shipping.view": ALL,
     "shipping.manage": frozenset({_A, _O, _W}),  # create/cancel shipments, labels, tracking numbers, sync
@@ -46,10 +53,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "service.manage": frozenset({_A, _O, _S}),  # create and decide returns and complaints, notes, e-mails
     "service.receive": frozenset({_A, _O, _W, _S}),  # receive and inspect returned goods (back into stock)
     "refunds.approve": frozenset({_A, _O, _S}),  # record, confirm and cancel refunds
+    "customers.privacy": frozenset({_A, _O}),  # GDPR: export a person's data, erase (anonymise) it
+    # traffic analytics
+    "analytics.view": frozenset({_A, _O, _M, Role.READONLY}),
+    "analytics.manage": frozenset({_A, _O}),  # sites, log imports
     # settings
     "settings.statuses": frozenset({_A, _O}),
     "settings.channels": frozenset({_A, _O}),
     "settings.shipping": frozenset({_A, _O}),  # carriers and delivery promises
+    "settings.automation": frozenset({_A, _O}),  # automation rules
     "users.manage": frozenset({_A}),
     "audit.view": frozenset({_A, _O}),
 }

@@ -22,6 +22,23 @@ class Warehouse(models.Model):
         return self.name
 
 
+class Location(models.Model):
+    """A bin (shelf place) in a warehouse. Codes sort the pick walk, e.g. "A-01-03" (aisle, rack, shelf)."""
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="locations")
+    code = models.CharField(_("code"), max_length=40)
+    name = models.CharField(_("name"), max_length=120, blank=True, default="")
+    sort_order = models.PositiveIntegerField(default=0, help_text="Pick-walk order; ties broken by code")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["warehouse", "sort_order", "code"]
+        constraints = [models.UniqueConstraint(fields=["warehouse", "code"], name="location_unique_code")]
+
+    def __str__(self) -> str:
+        return f"{self.warehouse.code}:{self.code}"
+
+
 class StockLevel(models.Model):
     """On hand and reserved per variant per warehouse. Changed only by conditional UPDATEs in services."""
 
@@ -29,6 +46,10 @@ class StockLevel(models.Model):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_levels")
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
+    # The bin the variant is picked from in this warehouse (its primary location); empty = not assigned.
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="stock_levels"
+    )
 
     class Meta:
         constraints = [

@@ -13,8 +13,11 @@ AREAS = [
     ("dashboard", _("Dashboard"), "web:dashboard", ("dashboard.view",)),
     ("orders", _("Orders"), "orders:queue", ("orders.view",)),
     ("stock", _("Stock"), "web:stock", ("stock.view",)),
+    ("purchasing", _("Purchasing"), "purchasing:index", ("purchasing.view",)),
+    ("fulfilment", _("Pick & pack"), "fulfilment:index", ("fulfilment.pick",)),
     ("shipping", _("Shipping"), "shipping:list", ("shipping.view",)),
     ("service", _("Customer service"), "service:overview", ("service.view",)),
+    ("analytics", _("Traffic"), "analytics:index", ("analytics.view",)),
     ("jobs", _("Jobs"), "web:jobs", ("jobs.view",)),
 ]
 # Settings screens (key, url name, permission): one "Settings" entry at the right end of the bar leads to
@@ -22,6 +25,7 @@ AREAS = [
 SETTINGS = [
     ("statuses", "orders:statuses", "settings.statuses"),
     ("channels", "orders:channels", "settings.channels"),
+    ("automation", "orders:automation", "settings.automation"),
 ]
 
 

@@ -1,0 +1,5 @@
+"""Fulfilment API (mounted at /api/v1/fulfilment)."""
+
+from ninja import Router
+
+router = Router()

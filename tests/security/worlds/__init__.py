@@ -1,0 +1,1 @@
+"""One file per module: `build(world) -> {path parameter: value}` for that module's URLs (see support.py)."""
