@@ -94,6 +94,11 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["variant", "warehouse", "at"], name="movement_variant_wh_at"),
+            models.Index(fields=["warehouse", "at"], name="movement_wh_at"),
+            models.Index(fields=["kind", "at"], name="movement_kind_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.quantity:+d} {self.variant_id}@{self.warehouse_id}"
@@ -120,3 +125,140 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.quantity} ({self.state})"
+
+
+class Stocktake(models.Model):
+    """A stock count of one warehouse (optionally one bin or one category). Counts are entered on screen or
+    imported; after review the differences are posted to the ledger as adjustments."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        COUNTING = "counting", _("Counting")
+        REVIEW = "review", _("In review")
+        POSTED = "posted", _("Posted")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    number = models.CharField(max_length=20, unique=True)
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stocktakes")
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="stocktakes"
+    )
+    category = models.ForeignKey(
+        "catalog.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="stocktakes"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+STOCKTAKE_TRANSITIONS: dict[str, set[str]] = {
+    Stocktake.Status.DRAFT: {Stocktake.Status.COUNTING, Stocktake.Status.CANCELLED},
+    Stocktake.Status.COUNTING: {Stocktake.Status.REVIEW, Stocktake.Status.CANCELLED},
+    Stocktake.Status.REVIEW: {Stocktake.Status.COUNTING, Stocktake.Status.POSTED, Stocktake.Status.CANCELLED},
+    Stocktake.Status.POSTED: set(),
+    Stocktake.Status.CANCELLED: set(),
+}
+
+
+class StocktakeLine(models.Model):
+    """One variant in a stocktake. `snapshot` is on hand when counting started; `expected` is on hand when the
+    count was last recorded, and the difference posted is `counted - expected` (see docs/stock.md)."""
+
+    stocktake = models.ForeignKey(Stocktake, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    snapshot = models.IntegerField(default=0, help_text="On hand when counting started")
+    expected = models.IntegerField(default=0, help_text="On hand when the count was recorded")
+    counted = models.IntegerField(null=True, blank=True)
+    counted_at = models.DateTimeField(null=True, blank=True)
+    counted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    posted_delta = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["variant__sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["stocktake", "variant"], name="stocktake_line_unique"),
+            models.CheckConstraint(condition=Q(counted__gte=0), name="stocktake_counted_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stocktake_id}:{self.variant_id} {self.counted}/{self.expected}"
+
+    @property
+    def difference(self) -> int | None:
+        return None if self.counted is None else self.counted - self.expected
+
+
+class Transfer(models.Model):
+    """Goods moved from one warehouse to another: sent (out of the source) then received (into the
+    destination). Both movements carry the transfer's number as their reference."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SENT = "sent", _("In transit")
+        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    number = models.CharField(max_length=20, unique=True)
+    source = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_out")
+    destination = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_in")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=F("destination")), name="transfer_distinct_warehouses")
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+TRANSFER_TRANSITIONS: dict[str, set[str]] = {
+    Transfer.Status.DRAFT: {Transfer.Status.SENT, Transfer.Status.CANCELLED},
+    Transfer.Status.SENT: {Transfer.Status.RECEIVED, Transfer.Status.CANCELLED},
+    Transfer.Status.RECEIVED: set(),
+    Transfer.Status.CANCELLED: set(),
+}
+
+
+class TransferLine(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["transfer", "variant"], name="transfer_line_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_line_quantity_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transfer_id}:{self.variant_id} x{self.quantity}"

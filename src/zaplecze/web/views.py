@@ -127,10 +127,13 @@ def stock(request):
     q = request.GET.get("q", "").strip()[:64]
     warehouse = request.GET.get("warehouse", "").strip()[:20]
     low = request.GET.get("low") == "1"
-    levels = stock_selectors.stock_levels(q=q, warehouse=warehouse, low_only=low)
+    bin_code = request.GET.get("bin", "").strip()[:40]
+    levels = stock_selectors.stock_levels(q=q, warehouse=warehouse, low_only=low, location=bin_code)
     page = Paginator(levels, STOCK_PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
+    warehouses = list(Warehouse.objects.order_by("priority", "code"))
+    current = next((w for w in warehouses if w.code == warehouse), None)
     return render(
         request,
         "web/stock.html",
@@ -140,8 +143,13 @@ def stock(request):
             "q": q,
             "low": low,
             "warehouse": warehouse,
-            "warehouses": list(Warehouse.objects.order_by("priority", "code")),
+            "bin": bin_code,
+            "bins": stock_selectors.active_locations(current.pk)
+            if current
+            else stock_selectors.active_locations(None),
+            "warehouses": warehouses,
             "base_query": params.urlencode(),
+            "tab": "levels",
         },
     )
 
@@ -173,6 +181,7 @@ def _render_stock_level(request, level, *, form_error: str = "", status: int = 2
             ],
             "form_error": form_error,
             "form": request.POST if request.method == "POST" else {},
+            "bins": stock_selectors.active_locations(level.warehouse_id),
         },
         status=status,
     )

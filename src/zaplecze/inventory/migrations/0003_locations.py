@@ -5,33 +5,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0002_default_warehouse'),
+        ("inventory", "0002_default_warehouse"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, verbose_name='code')),
-                ('name', models.CharField(blank=True, default='', max_length=120, verbose_name='name')),
-                ('sort_order', models.PositiveIntegerField(default=0, help_text='Pick-walk order; ties broken by code')),
-                ('active', models.BooleanField(default=True)),
-                ('warehouse', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='locations', to='inventory.warehouse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, verbose_name="code")),
+                ("name", models.CharField(blank=True, default="", max_length=120, verbose_name="name")),
+                (
+                    "sort_order",
+                    models.PositiveIntegerField(default=0, help_text="Pick-walk order; ties broken by code"),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="locations",
+                        to="inventory.warehouse",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['warehouse', 'sort_order', 'code'],
+                "ordering": ["warehouse", "sort_order", "code"],
             },
         ),
         migrations.AddField(
-            model_name='stocklevel',
-            name='location',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='stock_levels', to='inventory.location'),
+            model_name="stocklevel",
+            name="location",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="stock_levels",
+                to="inventory.location",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.UniqueConstraint(fields=('warehouse', 'code'), name='location_unique_code'),
+            model_name="location",
+            constraint=models.UniqueConstraint(fields=("warehouse", "code"), name="location_unique_code"),
         ),
     ]
