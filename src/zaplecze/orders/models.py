@@ -218,6 +218,15 @@ class Order(models.Model):
     notes = models.TextField(_("customer notes"), blank=True, default="")
     internal_notes = models.TextField(_("internal notes"), blank=True, default="")
     tags = models.ManyToManyField(Tag, blank=True, related_name="orders")
+    warehouse = models.ForeignKey(
+        "inventory.Warehouse",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("warehouse"),
+        help_text="Assigned by hand or by an automation rule; empty: any",
+    )
 
     needs_attention = models.BooleanField(default=False)
     attention_reasons = models.JSONField(default=list, blank=True)
@@ -300,6 +309,7 @@ class OrderEvent(models.Model):
         STOCK_RELEASED = "stock_released", _("Stock released")
         STOCK_ISSUED = "stock_issued", _("Stock issued")
         PAYMENT = "payment", _("Payment")
+        AUTOMATION = "automation", _("Automation")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
@@ -339,3 +349,107 @@ class OrderSearchToken(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+# --- automation rules (orders.automation) -------------------------------------------------------------
+
+
+class AutomationTrigger(models.TextChoices):
+    """When a rule is looked at."""
+
+    ORDER_CREATED = "order_created", _("Order created")
+    ORDER_PAID = "order_paid", _("Order paid")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    TAG_ADDED = "tag_added", _("Tag added")
+    IN_STATUS_FOR = "in_status_for", _("In a status for N hours")
+
+
+class AutomationRule(models.Model):
+    """When (trigger) + if (conditions, all must hold) -> then (actions, in order). Rules are looked at in
+    `position` order; a matching rule with `stop_processing` ends the pass for that order.
+
+    `trigger_params`: {"status": code} for status changed (optional) and in-status-for (with "hours"),
+    {"tag": name} for tag added (optional). `conditions` and `actions` are lists of {"type": ..., params};
+    see `zaplecze.orders.automation` for the types and their parameters."""
+
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    enabled = models.BooleanField(_("enabled"), default=False)
+    trigger = models.CharField(_("when"), max_length=20, choices=AutomationTrigger.choices)
+    trigger_params = models.JSONField(default=dict, blank=True)
+    conditions = models.JSONField(default=list, blank=True)
+    actions = models.JSONField(default=list, blank=True)
+    stop_processing = models.BooleanField(
+        _("stop after this rule"),
+        default=False,
+        help_text=_("When it matches, later rules are not looked at"),
+    )
+    enabled_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last switched on; time-based rules count from here"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1, help_text="Optimistic lock for edits")
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [
+            models.Index(fields=["trigger", "enabled", "position"], name="automation_rule_trigger_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AutomationRun(models.Model):
+    """The rule log: one row per rule looked at for an order (matched or not), or per dry run."""
+
+    class Result(models.TextChoices):
+        NO_MATCH = "no_match", _("Did not match")
+        DONE = "done", _("Actions done")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped (loop guard)")
+        DRY_RUN = "dry_run", _("Dry run")
+
+    rule = models.ForeignKey(
+        AutomationRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    rule_name = models.CharField(max_length=120)
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.CASCADE, related_name="automation_runs"
+    )
+    trigger = models.CharField(max_length=20, choices=AutomationTrigger.choices)
+    matched = models.BooleanField(default=False)
+    actions_done = models.JSONField(default=list, blank=True)
+    result = models.CharField(max_length=10, choices=Result.choices)
+    error = models.TextField(blank=True, default="")
+    at = models.DateTimeField(default=timezone.now)
+    dry_run = models.BooleanField(default=False)
+    depth = models.PositiveSmallIntegerField(default=0, help_text="0: a direct event; n: caused by a rule")
+    # "Once per ..." runs (in status for N hours: once per entry into the status) carry a key; the unique
+    # constraint makes a second run for the same key impossible, also with two workers.
+    dedupe_key = models.CharField(max_length=80, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["at", "id"], name="automation_run_at_idx"),
+            models.Index(fields=["rule", "at"], name="automation_run_rule_idx"),
+            models.Index(fields=["order", "at"], name="automation_run_order_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "order", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="automation_run_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_name} / {self.order_id} ({self.result})"
