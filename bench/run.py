@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 # Small sizes for benchmarks that do not declare QUICK_ARGS themselves.
 QUICK_FALLBACK = {
     "import": ["--orders", "2000"],
-    "shipping": ["--shipments", "500"],
+    "shipping": ["--shipments", "500", "--single", "100"],
+    "stock": ["--lines", "4000", "--service-lines", "2000", "--variants", "50"],
     "queue": ["--orders", "50000", "--reps", "10"],
 }
 

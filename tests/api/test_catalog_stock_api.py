@@ -124,6 +124,7 @@ def test_stock_levels_per_variant_and_warehouse(api, product_factory):
                 "name": "Product A-1",
                 "variant_id": variant.pk,
                 "warehouse": "MAIN",
+                "location": None,
                 "on_hand": 7,
                 "reserved": 0,
                 "available": 7,

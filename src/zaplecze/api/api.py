@@ -14,8 +14,10 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DataError
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import BaseModel
@@ -40,6 +42,15 @@ class ZapleczeAPI(NinjaAPI):
         if path_prefix not in cache:
             cache[path_prefix] = super().get_openapi_schema(path_prefix=path_prefix)
         return cache[path_prefix]
+
+    def _get_urls(self):
+        """Ninja's URL patterns, with the API root and every URL under it that matches no operation answered
+        by `not_found` (the API's JSON error shape) instead of Django's HTML 404 page. The root keeps its
+        name: Ninja reverses "api-root" to find its base path."""
+        urls = [u for u in super()._get_urls() if getattr(u, "name", None) != "api-root"]
+        urls.append(path("", not_found, name="api-root"))
+        urls.append(path("<path:rest>", not_found, name="not-found"))
+        return urls
 
 
 api = ZapleczeAPI(
@@ -116,6 +127,21 @@ def on_http_error(request, exc: HttpError):
 @api.exception_handler(Http404)
 def on_not_found(request, exc):
     return api.create_response(request, {"code": "not_found", "message": _("Not found")}, status=404)
+
+
+@csrf_exempt
+@public
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any method on a URL under /api/v1/ that no operation serves: a JSON 404 naming the path."""
+    return api.create_response(
+        request,
+        {
+            "code": "not_found",
+            "message": _("No API endpoint at %(path)s (see the OpenAPI document at openapi.json)")
+            % {"path": request.path},
+        },
+        status=404,
+    )
 
 
 @api.exception_handler(RequestDataTooBig)

@@ -10,6 +10,7 @@ import tempfile
 from typing import Any
 
 from django.contrib import messages
+from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from pydantic import ValidationError
 
 from zaplecze.catalog import selectors as catalog_selectors
@@ -310,24 +311,80 @@ def bulk(request):
 
 
 @require("orders.export")
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def export(request):
-    fmt = request.GET.get("fmt", "csv")
+    """The queue's current filter as CSV/XLSX. Up to `exporting.SYNC_LIMIT` orders the file is the answer;
+    a bigger export is confirmed (POST) and written by the worker as a job with progress and a download."""
+    from . import exporting
+
+    params = request.POST if request.method == "POST" else request.GET
+    fmt = params.get("fmt", "csv")
     if fmt not in EXPORT_TYPES:
         return HttpResponseBadRequest(_("Choose the format csv or xlsx."))
     try:
-        f = selectors.OrderFilter.from_params(request.GET)
+        f = selectors.OrderFilter.from_params(params)
     except DomainError as exc:
         return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+    queryset = selectors.orders_filtered(f)
+    if request.method == "POST":
+        job_id = exporting.export_job_create(
+            params=f.as_params(), fmt=fmt, actor=request.user, total=queryset.count()
+        )
+        return redirect("orders:export_job", job_id=job_id)
+    count = queryset.count()
+    if count > exporting.SYNC_LIMIT:
+        return render(
+            request,
+            "orders/export_confirm.html",
+            {"count": count, "fmt": fmt, "params": f.as_params(), "limit": exporting.SYNC_LIMIT},
+        )
     from zaplecze.orders.csvio.export import export_orders
 
     # Written to a temporary file (bounded memory, XLSX needs a seekable file), then streamed from disk.
     out = tempfile.TemporaryFile(suffix=f".{fmt}")  # noqa: SIM115 - closed by FileResponse
-    export_orders(selectors.orders_filtered(f), fmt, out)
+    export_orders(queryset, fmt, out)
     out.seek(0)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return FileResponse(
         out, as_attachment=True, filename=f"orders-{stamp}.{fmt}", content_type=EXPORT_TYPES[fmt]
+    )
+
+
+def _export_job(request, job_id: int):
+    from . import exporting
+
+    try:
+        job = core_selectors.access_job(request.user, job_id)
+    except NotFound:
+        raise Http404
+    if job.kind != exporting.KIND:
+        raise Http404
+    return job
+
+
+@require("orders.export")
+@require_safe
+def export_job(request, job_id: int):
+    job = _export_job(request, job_id)
+    template = "orders/_export_progress.html" if request.htmx else "orders/export_job.html"
+    return render(request, template, {"job": job})
+
+
+@require("orders.export")
+@require_safe
+def export_download(request, job_id: int):
+    from . import exporting
+
+    found = exporting.export_file(_export_job(request, job_id))
+    if found is None:
+        raise Http404
+    name, filename = found
+    fmt = filename.rsplit(".", 1)[-1]
+    return FileResponse(
+        default_storage.open(name, "rb"),
+        as_attachment=True,
+        filename=filename,
+        content_type=EXPORT_TYPES[fmt],
     )
 
 

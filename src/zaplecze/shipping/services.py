@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,10 +27,10 @@ from django.utils.translation import gettext as _
 from zaplecze.core.businesstime import ship_by as ship_by_hours
 from zaplecze.core.businesstime import ship_by_promise
 from zaplecze.core.errors import Conflict, DomainError, IllegalTransition, NotFound
-from zaplecze.core.models import User
-from zaplecze.core.services import audit_record, job_finish, job_progress, job_start
+from zaplecze.core.models import AuditEntry, User
+from zaplecze.core.services import audit_record, audit_record_many, job_finish, job_progress, job_start
 from zaplecze.orders.models import Channel, DeliveryMethod, Order, PaymentMethod, PaymentStatus, Stage
-from zaplecze.orders.services import order_edit, order_transition, status_for
+from zaplecze.orders.services import order_edit, order_transition_many, status_for
 
 from . import pdfmerge
 from .carriers import (
@@ -769,35 +769,52 @@ def _record_event(
 
 def _order_follow(order_id: int, *, actor: User | None) -> None:
     """The order follows its shipments: shipped once a parcel left, delivered once every one arrived."""
-    order = Order.objects.filter(pk=order_id).only("pk", "stage").first()
-    if order is None:
+    _orders_follow([order_id], actor=actor)
+
+
+def _orders_follow(order_ids: Iterable[int], *, actor: User | None) -> None:
+    """`_order_follow` for many orders: their stages and shipment statuses are read together and the orders
+    that move are moved with `order_transition_many` (one batch per target stage, same rows as one by one).
+    An order that cannot follow is logged and left where it is; the others still move."""
+    ids = sorted(set(order_ids))
+    if not ids:
         return
-    statuses = list(
-        Shipment.objects.filter(order_id=order_id)
-        .exclude(status=ShipmentStatus.CANCELLED)
-        .values_list("status", flat=True)
-    )
-    if not statuses:
-        return
-    stage = order.stage
-    steps = []
-    if any(s in LEFT_WAREHOUSE for s in statuses) and stage in (Stage.READY, Stage.IN_FULFILMENT):
-        steps.append(Stage.SHIPPED)
-        stage = Stage.SHIPPED
-    if all(s == ShipmentStatus.DELIVERED for s in statuses) and stage == Stage.SHIPPED:
-        steps.append(Stage.DELIVERED)
-    for target in steps:
+    stages: dict[int, str] = {}
+    statuses: dict[int, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        stages.update(Order.objects.filter(pk__in=part).values_list("pk", "stage"))
+        for oid, st in (
+            Shipment.objects.filter(order_id__in=part)
+            .exclude(status=ShipmentStatus.CANCELLED)
+            .values_list("order_id", "status")
+        ):
+            statuses.setdefault(oid, []).append(st)
+    to_ship, to_deliver = [], []
+    for oid in ids:
+        stage, sts = stages.get(oid), statuses.get(oid)
+        if stage is None or not sts:
+            continue
+        if any(st in LEFT_WAREHOUSE for st in sts) and stage in (Stage.READY, Stage.IN_FULFILMENT):
+            to_ship.append(oid)
+            stage = Stage.SHIPPED
+        if all(st == ShipmentStatus.DELIVERED for st in sts) and stage == Stage.SHIPPED:
+            to_deliver.append(oid)
+    for target, targets in ((Stage.SHIPPED, to_ship), (Stage.DELIVERED, to_deliver)):
+        if not targets:
+            continue
         try:
-            order_transition(
-                order_id=order_id,
-                status_code=status_for(stage=target).code,
-                actor=actor,
-                source="shipping",
-                reason=_("Shipment status"),
-            )
+            code = status_for(stage=target).code
         except DomainError as exc:
-            log.warning("order %s could not follow its shipment to %s: %s", order_id, target, exc.message)
+            log.warning("orders could not follow their shipments to %s: %s", target, exc.message)
             return
+        result = order_transition_many(
+            order_ids=targets, status_code=code, actor=actor, source="shipping", reason=_("Shipment status")
+        )
+        for oid, message in result.failed.items():
+            log.warning("order %s could not follow its shipment to %s: %s", oid, target, message)
+        if result.failed and target == Stage.SHIPPED:
+            to_deliver = [oid for oid in to_deliver if oid not in result.failed]
 
 
 def shipment_transition(
@@ -932,54 +949,172 @@ def shipment_apply_tracking(
 ) -> bool:
     """Apply a carrier's tracking history (any order, duplicates welcome): new events are stored and the
     status moves to the newest mapped one. True if the status changed."""
-    with transaction.atomic():
-        shipment = (
-            Shipment.objects.select_for_update(of=("self",))
-            .select_related("carrier")
-            .filter(pk=shipment_id)
-            .first()
-        )
+    result = shipments_apply_tracking(updates=[(shipment_id, info)], source=source, connector=connector)
+    if shipment_id not in result:
+        raise NotFound(_("No such shipment"))
+    return result[shipment_id]
+
+
+TRACKING_BATCH = 200
+
+
+def shipments_apply_tracking(
+    *,
+    updates: Iterable[tuple[int, TrackingInfo]],
+    source: str = TrackingEvent.Source.CARRIER,
+    connector: Connector | None = None,
+) -> dict[int, bool]:
+    """`shipment_apply_tracking` for many shipments: {shipment id: status changed}; unknown shipments are
+    left out. The same rows as one by one (every new tracking event, the status, hand-over and delivery
+    times, the audit entry, the order following its shipments), written TRACKING_BATCH shipments per
+    transaction: the shipments are locked together (in id order), their known events read in one query, new
+    events inserted in one statement, the changed shipments updated in one statement and their orders moved
+    with `order_transition_many`. A batch that fails for a database reason is rolled back and applied one
+    shipment at a time."""
+    # A shipment appears at most once per batch, so a second answer for it settles after the first, as
+    # one by one would (each move with its own audit entry).
+    chunks: list[list[tuple[int, TrackingInfo]]] = [[]]
+    in_chunk: set[int] = set()
+    for sid, info in updates:
+        if sid in in_chunk or len(chunks[-1]) >= TRACKING_BATCH:
+            chunks.append([])
+            in_chunk = set()
+        chunks[-1].append((sid, info))
+        in_chunk.add(sid)
+    out: dict[int, bool] = {}
+    for chunk in chunks:
+        if not chunk:
+            continue
+        try:
+            with transaction.atomic():
+                part = _apply_tracking_chunk(chunk, source, connector)
+        except DatabaseError as exc:
+            if len(chunk) == 1:
+                raise
+            log.info("tracking batch of %s fell back to one by one: %s", len(chunk), exc)
+            part = {}
+            for sid, info in chunk:
+                with transaction.atomic():
+                    for k, v in _apply_tracking_chunk([(sid, info)], source, connector).items():
+                        part[k] = part.get(k, False) or v
+        for k, v in part.items():
+            out[k] = out.get(k, False) or v
+    return out
+
+
+def _apply_tracking_chunk(
+    chunk: list[tuple[int, TrackingInfo]], source: str, connector: Connector | None
+) -> dict[int, bool]:
+    ids = sorted({sid for sid, _info in chunk})
+    locked = list(
+        Shipment.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    shipments = {s.pk: s for s in Shipment.objects.select_related("carrier").filter(pk__in=locked)}
+    # (status, raw status, at, order key) of every known event; the key orders events of the same time as
+    # their ids do (new events get keys after every stored id, in the order they are inserted)
+    known: dict[int, dict[tuple[str, dt.datetime], str]] = {sid: {} for sid in shipments}
+    ordered: dict[int, list[tuple[dt.datetime, int, str, str]]] = {sid: [] for sid in shipments}
+    for sid, pk, raw, at, st in TrackingEvent.objects.filter(shipment_id__in=list(shipments)).values_list(
+        "shipment_id", "pk", "raw_status", "at", "status"
+    ):
+        known[sid][(raw, at)] = st
+        ordered[sid].append((at, pk, st, raw))
+    connectors: dict[str, Connector] = {}
+    new: list[TrackingEvent] = []
+    touched: set[int] = set()
+    seq = 1 << 62
+    for sid, info in chunk:
+        shipment = shipments.get(sid)
         if shipment is None:
-            raise NotFound(_("No such shipment"))
-        connector = connector or connector_for(shipment.carrier.connector)
-        known = set(TrackingEvent.objects.filter(shipment=shipment).values_list("raw_status", "at"))
-        once = {raw for raw, _at in known if raw in ONCE}
-        new = []
+            continue
+        conn = connector
+        if conn is None:
+            code = shipment.carrier.connector
+            conn = connectors.get(code) or connectors.setdefault(code, connector_for(code))
+        once = {raw for raw, _at in known[sid] if raw in ONCE}
         for ev in info.events:
             key = (ev.raw_status[:80], ev.at)
-            if key in known or ev.raw_status in once:
+            if key in known[sid] or ev.raw_status in once:
                 continue
-            known.add(key)
+            status = conn.map_status(ev.raw_status) or ""
+            known[sid][key] = status
+            seq += 1
+            ordered[sid].append((ev.at, seq, status, key[0]))
+            touched.add(sid)
             new.append(
                 TrackingEvent(
                     shipment=shipment,
                     at=ev.at,
-                    status=connector.map_status(ev.raw_status) or "",
-                    raw_status=ev.raw_status[:80],
+                    status=status,
+                    raw_status=key[0],
                     location=ev.location[:120],
                     message=ev.message[:500],
                     source=source,
                 )
             )
-        if new:
-            TrackingEvent.objects.bulk_create(new, ignore_conflicts=True)
-        shipment.last_polled_at = _now()
-        shipment.save(update_fields=["last_polled_at"])
-        if not new:
-            return False
-        return _settle(shipment, source=source)
+    if new:
+        TrackingEvent.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+    now = _now()
+    result = dict.fromkeys(shipments, False)
+    changed: list[Shipment] = []
+    fields: set[str] = set()
+    audits = []
+    for sid in sorted(touched):
+        shipment = shipments[sid]
+        events = [(st, raw, at) for at, _k, st, raw in sorted(ordered[sid], key=lambda e: (e[0], e[1])) if st]
+        moved_fields, entry = _settle_fields(shipment, events, source=source)
+        if moved_fields:
+            shipment.updated_at = now
+            fields.update(moved_fields)
+            changed.append(shipment)
+        if entry is not None:
+            audits.append(entry)
+            result[sid] = True
+    if changed:
+        for shipment in changed:
+            shipment.last_polled_at = now
+        _save_rows(changed, [*sorted(fields), "updated_at", "last_polled_at"])
+    saved = {s.pk for s in changed}
+    rest = [sid for sid in shipments if sid not in saved]
+    for start in range(0, len(rest), 500):
+        Shipment.objects.filter(pk__in=rest[start : start + 500]).update(last_polled_at=now)
+    if audits:
+        audit_record_many(audits)
+        _orders_follow([shipments[sid].order_id for sid, moved in result.items() if moved], actor=None)
+    return result
 
 
-def _settle(shipment: Shipment, *, source: str) -> bool:
-    """Move the status to the newest mapped event (if the move is allowed) and stamp hand-over / delivery."""
-    events = list(
-        TrackingEvent.objects.filter(shipment=shipment)
-        .exclude(status="")
-        .order_by("at", "id")
-        .values_list("status", "raw_status", "at")
-    )
+def _save_rows(objs: list[Any], fields: list[str]) -> None:
+    """`save(update_fields=fields)` for many rows of one model (locked by the caller) with one prepared
+    UPDATE run by executemany (Django's bulk_update builds a CASE per field and row: far slower)."""
+    if not objs:
+        return
+    from django.db import connection
+
+    meta = type(objs[0])._meta
+    model_fields = [meta.get_field(f) for f in fields]
+    qn = connection.ops.quote_name
+    sets = ", ".join(f"{qn(f.column)} = %s" for f in model_fields)
+    sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608 - fixed names
+    rows = [
+        [*(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in model_fields), obj.pk]
+        for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _settle_fields(
+    shipment: Shipment, events: list[tuple[str, str, dt.datetime]], *, source: str
+) -> tuple[list[str], AuditEntry | None]:
+    """Move `shipment` (in memory) to the newest of its mapped `events` (status, raw, at; oldest first) if the
+    move is allowed, and stamp hand-over / delivery. Returns the changed fields and, if the status moved, its
+    audit entry (not saved)."""
     if not events:
-        return False
+        return [], None
     fields = []
     left = [at for st, _raw, at in events if st in LEFT_WAREHOUSE and st != ShipmentStatus.RETURNED]
     if left and shipment.handed_over_at != min(left):
@@ -990,32 +1125,56 @@ def _settle(shipment: Shipment, *, source: str) -> bool:
         shipment.delivered_at = min(delivered)
         fields.append("delivered_at")
     status, raw, at = events[-1]
-    moved = False
+    entry = None
     if status != shipment.status and shipment.can_move_to(status):
         before = shipment.status
         shipment.status, shipment.raw_status, shipment.status_at = status, raw, at
         fields += ["status", "raw_status", "status_at"]
-        moved = True
-        audit_record(
-            obj_type="shipping.shipment",
-            obj_id=shipment.pk,
-            action="status_changed",
+        entry = AuditEntry(
+            at=_now(),
             actor=None,
-            label=f"shipping:{source}",
+            actor_label=f"shipping:{source}",
+            object_type="shipping.shipment",
+            object_id=str(shipment.pk),
+            action="status_changed",
             changes={"status": [before, status]},
-            reason=raw,
+            reason=raw[:500],
         )
+    return fields, entry
+
+
+def _settle(shipment: Shipment, *, source: str) -> bool:
+    """Move the status to the newest mapped event (if the move is allowed) and stamp hand-over / delivery."""
+    events = list(
+        TrackingEvent.objects.filter(shipment=shipment)
+        .exclude(status="")
+        .order_by("at", "id")
+        .values_list("status", "raw_status", "at")
+    )
+    fields, entry = _settle_fields(shipment, events, source=source)
     if fields:
         shipment.updated_at = _now()
         shipment.save(update_fields=[*fields, "updated_at"])
-    if moved:
+    if entry is not None:
+        audit_record_many([entry])
         _order_follow(shipment.order_id, actor=None)
-    return moved
+    return entry is not None
 
 
 def shipment_sync(*, shipment_id: int) -> bool:
     """Ask the carrier about one shipment: finish a pending submission, then poll its tracking.
     True if the status changed."""
+    before, info, connector = _sync_fetch(shipment_id)
+    if info is None:
+        return Shipment.objects.filter(pk=shipment_id).values_list("status", flat=True).first() != before
+    return shipment_apply_tracking(shipment_id=shipment_id, info=info, connector=connector) or (
+        Shipment.objects.filter(pk=shipment_id).values_list("status", flat=True).first() != before
+    )
+
+
+def _sync_fetch(shipment_id: int) -> tuple[str, TrackingInfo | None, Connector]:
+    """The talking-to-the-carrier half of `shipment_sync` (no transaction held): finish a pending
+    submission, then fetch the tracking history. Returns (status before, history or None, connector)."""
     shipment = Shipment.objects.select_related("carrier").filter(pk=shipment_id).first()
     if shipment is None:
         raise NotFound(_("No such shipment"))
@@ -1025,17 +1184,15 @@ def shipment_sync(*, shipment_id: int) -> bool:
         try:
             shipment = shipment_submit(shipment_id=shipment_id)
         except CarrierNotReady:
-            return False
+            return before, None, connector
     if not connector.has_tracking or not shipment.tracking_number:
-        return shipment.status != before
+        return before, None, connector
     try:
         info = connector.get_tracking(shipment.tracking_number)
     except CarrierNotFound:
         Shipment.objects.filter(pk=shipment_id).update(last_polled_at=_now())
-        return shipment.status != before  # not scanned yet
-    return shipment_apply_tracking(shipment_id=shipment_id, info=info, connector=connector) or (
-        shipment.status != before
-    )
+        return before, None, connector  # not scanned yet
+    return before, info, connector
 
 
 @dataclass
@@ -1046,6 +1203,9 @@ class SyncReport:
     errors: list[dict] = field(default_factory=list)
 
 
+SYNC_BATCH = 50
+
+
 def shipments_sync(
     *,
     shipment_ids: Iterable[int] | None = None,
@@ -1053,21 +1213,45 @@ def shipments_sync(
     progress: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
     """Poll every tracked shipment of carriers with a tracking connector (least recently polled first),
-    and retry due failed submissions. One shipment's error never stops the others."""
+    and retry due failed submissions. One shipment's error never stops the others. The carrier is asked
+    shipment by shipment (no transaction open meanwhile); the answers are applied SYNC_BATCH at a time with
+    `shipments_apply_tracking`."""
     from .selectors import shipments_to_sync
 
     ids = list(shipment_ids) if shipment_ids is not None else list(shipments_to_sync(limit=limit))
     report = SyncReport()
-    for i, sid in enumerate(ids):
-        report.checked += 1
+
+    def fail(sid: int, exc: DomainError) -> None:
+        report.failed += 1
+        report.errors.append({"shipment": sid, "code": exc.code, "message": str(exc.message)})
+
+    for start in range(0, len(ids), SYNC_BATCH):
+        fetched: list[tuple[int, str, TrackingInfo]] = []
+        for sid in ids[start : start + SYNC_BATCH]:
+            report.checked += 1
+            try:
+                before, info, _connector = _sync_fetch(sid)
+            except DomainError as exc:
+                fail(sid, exc)
+            else:
+                if info is None:
+                    now_status = Shipment.objects.filter(pk=sid).values_list("status", flat=True).first()
+                    report.changed += now_status != before
+                else:
+                    fetched.append((sid, before, info))
+            if progress:
+                progress(report.checked, len(ids))
+        if not fetched:
+            continue
         try:
-            if shipment_sync(shipment_id=sid):
-                report.changed += 1
+            moved = shipments_apply_tracking(updates=[(sid, info) for sid, _before, info in fetched])
         except DomainError as exc:
-            report.failed += 1
-            report.errors.append({"shipment": sid, "code": exc.code, "message": str(exc.message)})
-        if progress:
-            progress(i + 1, len(ids))
+            for sid, _before, _info in fetched:
+                fail(sid, exc)
+            continue
+        statuses = dict(Shipment.objects.filter(pk__in=[f[0] for f in fetched]).values_list("pk", "status"))
+        for sid, before, _info in fetched:
+            report.changed += bool(moved.get(sid)) or statuses.get(sid) != before
     return report
 
 
