@@ -87,3 +87,35 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def dovecot(settings):
+    """A real Dovecot IMAP server on a loopback port (temp dir, one user); Zaplecze's IMAP settings point at
+    it. Skipped locally when Dovecot is not installed, a failure in CI (tests.conftest.need)."""
+    from tests.conftest import need
+
+    from .mailservers import Dovecot
+
+    need("dovecot")
+    server = Dovecot().start()
+    for name, value in server.settings().items():
+        setattr(settings, name, value)
+    settings.IMAP_MARK_SEEN = True
+    settings.IMAP_MOVE_TO = ""
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """aiosmtpd on a loopback port capturing every message; Django's SMTP backend sends to it."""
+    from .mailservers import SmtpCapture
+
+    server = SmtpCapture().start()
+    for name, value in server.settings().items():
+        setattr(settings, name, value)
+    settings.SHOP_NAME = "Sklep Testowy"
+    settings.SHOP_EMAIL = settings.DEFAULT_FROM_EMAIL = "sklep@example.com"
+    yield server
+    server.stop()
