@@ -56,6 +56,11 @@ def test_every_service_operation_declares_its_permission():
         "GET /api/v1/service/tickets/<int:ticket_id>": "service.view",
         "POST /api/v1/service/tickets/<int:ticket_id>/reply": "service.manage",
         "POST /api/v1/service/tickets/<int:ticket_id>/status": "service.manage",
+        "POST /api/v1/service/privacy/export": "customers.privacy",
+        "POST /api/v1/service/privacy/erasure-plan": "customers.privacy",
+        "POST /api/v1/service/privacy/erase": "customers.privacy",
+        "POST /api/v1/service/returns/<int:return_id>/label": "service.manage",
+        "POST /api/v1/service/returns/<int:return_id>/tracking": "service.manage",
     }
 
 

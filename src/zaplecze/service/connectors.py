@@ -85,3 +85,77 @@ def code_for(*, method: str, order_payment_method: str) -> str:
         code = BY_PAYMENT_METHOD.get(order_payment_method, "manual")
         return code if code in _CONNECTORS else "manual"
     return "manual"
+
+
+# --- return labels ---------------------------------------------------------------------------------------
+#
+# A carrier that can bring a return back registers a provider at the extension point below (from its app's
+# AppConfig.ready(); shipping registers InPost ShipX in zaplecze.shipping.returns). Service never imports the
+# carrier code: it asks the registry which providers are available and calls one.
+
+RETURN_LABEL_POINT = "service.return_label"
+
+
+@dataclass(frozen=True)
+class ReturnParty:
+    name: str = ""
+    company: str = ""
+    email: str = ""
+    phone: str = ""
+    street: str = ""
+    building_number: str = ""
+    city: str = ""
+    post_code: str = ""
+    country_code: str = "PL"
+
+
+@dataclass(frozen=True)
+class ReturnLabelRequest:
+    #: Stored before the call and sent to the carrier as its reference: a retry finds the same parcel.
+    reference: str
+    return_number: str
+    order_number: str
+    #: The customer sends the parcel ...
+    sender: ReturnParty
+    #: ... to the shop (SHOP_* settings, the return address).
+    receiver: ReturnParty
+    #: The customer's pickup point of the original order (a parcel locker code), if any.
+    pickup_point: str = ""
+    #: This is a retry of an earlier attempt: look the parcel up by reference before creating one.
+    retry: bool = False
+
+
+@dataclass(frozen=True)
+class ReturnLabelResult:
+    external_id: str
+    tracking_number: str
+    label_pdf: bytes
+
+
+class ReturnLabelProvider(Protocol):
+    code: str
+    label: str
+
+    def available(self) -> bool:
+        """Configured and usable now (e.g. the carrier's API token is set)."""
+        ...
+
+    def create(self, request: ReturnLabelRequest) -> ReturnLabelResult:
+        """Create the return parcel and fetch its label (PDF). Raise a DomainError (a CarrierError) on
+        failure; its `retryable` attribute says whether trying again later can help."""
+        ...
+
+
+def return_label_providers() -> dict[str, ReturnLabelProvider]:
+    """The return-label providers that are registered and available, by code."""
+    from zaplecze.core import extensions
+
+    out: dict[str, ReturnLabelProvider] = {}
+    for code, provider in extensions.registered(RETURN_LABEL_POINT).items():
+        try:
+            ok = provider.available()
+        except Exception:  # noqa: BLE001 - a broken provider is just not offered
+            ok = False
+        if ok:
+            out[code] = provider
+    return out
