@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 PO := $(wildcard src/zaplecze/locale/*/LC_MESSAGES/django.po)
 MO := $(PO:.po=.mo)
 VEGA := src/zaplecze/web/static/zaplecze/gen/vega-bundle.js
+# Front-end packages for the tests (axe-core for the accessibility check), from the npm registry.
+NPM_STAMP := node_modules/.package-lock.json
 
 .PHONY: run test test-pg bench lint assets venv messages clean
 
@@ -20,6 +22,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 assets: $(STAMP) $(MO) $(VEGA)
 
+$(NPM_STAMP): package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the accessibility browser test will be skipped (it fails in CI)"; fi
+
 %.mo: %.po $(STAMP)
 	$(BIN)/python -m zaplecze.core.i18n compile $<
 
@@ -29,11 +35,11 @@ $(VEGA): $(STAMP)
 run: venv
 	$(BIN)/zaplecze run
 
-test: venv
+test: venv $(NPM_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python tests/pg_pass.py $(PYTEST_ARGS)
 
-test-pg: venv
+test-pg: venv $(NPM_STAMP)
 	ZAPLECZE_DATABASE_URL=$${ZAPLECZE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv
@@ -49,4 +55,4 @@ messages: venv
 	ZAPLECZE_DATA_DIR=$${ZAPLECZE_DATA_DIR:-./var} $(BIN)/python -m zaplecze.core.i18n extract
 
 clean:
-	rm -rf $(VENV) $(MO) $(VEGA)
+	rm -rf $(VENV) $(MO) $(VEGA) node_modules

@@ -13,6 +13,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_URL = os.environ.get("ZAPLECZE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ZAPLECZE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("ZAPLECZE_CHROMIUM", "/usr/bin/chromium")
+DOVECOT = os.environ.get("ZAPLECZE_DOVECOT", "/usr/sbin/dovecot")
 
 
 def pytest_configure(config):
@@ -26,6 +27,8 @@ def _reachable(service: str) -> bool:
 
     if service == "chromium":
         return os.path.exists(CHROMIUM)
+    if service == "dovecot":
+        return os.path.exists(DOVECOT)
     host, port = {"postgres": ("127.0.0.1", 5432), "redis": ("127.0.0.1", 6379)}[service]
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -72,6 +75,29 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped and session.exitstatus == 0:
         reporter.write_line(f"CI: {skipped} test(s) were skipped; in CI every test must run.", red=True)
         session.exitstatus = 1
+
+
+# Rows written by data migrations that tests rely on (statuses, channels, the default warehouse, carriers).
+DEFAULT_DATA = [
+    ("zaplecze.orders.migrations.0002_defaults", "forwards"),
+    ("zaplecze.inventory.migrations.0002_default_warehouse", "forwards"),
+    ("zaplecze.shipping.migrations.0002_carriers", "seed"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _default_data_after_flush(request):
+    """A transactional test (live server, real threads) ends by flushing every table, the data migrations'
+    rows included; put them back (idempotently) before each transactional test, whatever ran before it."""
+    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    import importlib
+
+    from django.apps import apps
+
+    request.getfixturevalue("transactional_db")
+    for module, function in DEFAULT_DATA:
+        getattr(importlib.import_module(module), function)(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -156,7 +156,9 @@ def bootstrap(echo=click.echo) -> None:
 
             echo("Loading the demo shop (first start only)…")
             t0 = time.monotonic()
-            stats = build_demo(orders=settings.DEMO_ORDERS, progress=progress_enabled())
+            stats = build_demo(
+                orders=settings.DEMO_ORDERS, progress=progress_enabled(), queue_forecast=True, traffic=True
+            )
             echo(
                 f"Demo shop ready: {stats['orders']} orders, {stats['products']} products "
                 f"in {time.monotonic() - t0:.0f} s"

@@ -248,6 +248,20 @@ SHOP_EMAIL = env("SHOP_EMAIL", DEFAULT_FROM_EMAIL)
 SHOP_RETURN_ADDRESS = env("SHOP_RETURN_ADDRESS", SHOP_ADDRESS)
 TRACKING_URL = env("TRACKING_URL", "")  # e.g. https://shop.example/track?order={order}
 
+# --- E-mail in: the customer service mailbox fetched over IMAP (empty host: fetching is off) ---------
+IMAP_HOST = env("IMAP_HOST", "")
+IMAP_SSL = env_bool("IMAP_SSL", False)  # IMAP over TLS (port 993)
+IMAP_STARTTLS = env_bool("IMAP_STARTTLS", False)  # plain port, then STARTTLS
+IMAP_PORT = int(env("IMAP_PORT", "993" if IMAP_SSL else "143"))
+IMAP_USER = env("IMAP_USER", "")
+IMAP_PASSWORD = env("IMAP_PASSWORD", "")
+IMAP_FOLDER = env("IMAP_FOLDER", "INBOX")
+IMAP_TIMEOUT = float(env("IMAP_TIMEOUT", "30"))  # seconds per network operation
+IMAP_BATCH = int(env("IMAP_BATCH", "500"))  # messages per fetch run (the worker fetches every minute)
+IMAP_MARK_SEEN = env_bool("IMAP_MARK_SEEN", True)  # flag imported messages \Seen
+IMAP_MOVE_TO = env("IMAP_MOVE_TO", "")  # or move them to this folder, e.g. "Processed"
+MAIL_MAX_BYTES = int(env("MAIL_MAX_BYTES", str(25 * 1024 * 1024)))  # larger: headers only + a note
+
 # First start: administrator password (else generated and printed once) and the demo shop.
 ADMIN_PASSWORD = env("ADMIN_PASSWORD")
 DEMO_ON_FIRST_START = env_bool("DEMO", True)
@@ -270,3 +284,9 @@ SHIP_AT_RISK_HOURS = int(
 # Ninja: rate limits and size limits on API input
 NINJA_PAGINATION_MAX_LIMIT = 500
 API_MAX_STRING = 2000
+
+# --- Analytics (traffic) ----------------------------------------------------------------------
+ANALYTICS_RETENTION_DAYS = int(env("ANALYTICS_RETENTION_DAYS", "730"))  # events older than this are deleted
+ANALYTICS_RATE_LIMIT = int(env("ANALYTICS_RATE_LIMIT", "600"))  # collector: events per minute per IP
+ANALYTICS_MAX_BODY = int(env("ANALYTICS_MAX_BODY", "16384"))  # collector: bytes per request
+ANALYTICS_TRUSTED_PROXY = env_bool("ANALYTICS_TRUSTED_PROXY", False)  # take the IP from X-Forwarded-For

@@ -2,15 +2,21 @@ from django.contrib import admin
 from django.urls import include, path
 
 from zaplecze.api.api import api
+from zaplecze.service import views_complaint_public
 from zaplecze.web import auth_views
 
 urlpatterns = [
     path("", include("zaplecze.web.urls")),
+    path("stock/", include("zaplecze.inventory.urls")),
     path("orders/", include("zaplecze.orders.urls")),
     path("shipping/", include("zaplecze.shipping.urls")),
     path("service/", include("zaplecze.service.urls")),
     path("zwrot/", include("zaplecze.service.public_urls")),
     path("kontakt/", include("zaplecze.service.contact_urls")),
+    path("reklamacja/", include("zaplecze.service.complaint_public_urls")),
+    path("jezyk/", views_complaint_public.language, name="public_language"),
+    path("service/customers/", include("zaplecze.service.customers_urls")),
+    path("service/returns/", include("zaplecze.service.return_label_urls")),
     path("purchasing/", include("zaplecze.purchasing.urls")),
     path("fulfilment/", include("zaplecze.fulfilment.urls")),
     path("analytics/", include("zaplecze.analytics.urls")),

@@ -129,6 +129,33 @@ def example_bodies(world: World) -> dict[str, dict]:
             "kind": "receipt",
             "reason": "delivery",
         },
+        "POST api/v1/fulfilment/picklists": {"order_ids": [world.order.pk]},
+        "POST api/v1/purchasing/suppliers": {"name": "New supplier", "nip": "5260250274"},
+        "POST api/v1/purchasing/purchase-orders": {
+            "supplier_id": world.extra.get("supplier_id", 1),
+            "lines": [{"sku": "SKU-0001", "quantity": 2}],
+        },
+        "POST api/v1/purchasing/purchase-orders/<int:po_id>/receive": {
+            "lines": [{"code": "SKU-0001", "quantity": 1}]
+        },
+        "POST api/v1/purchasing/reorder/purchase-orders": {"param_ids": [world.extra.get("param_id", 1)]},
+        "POST api/v1/automation/rules": {
+            "name": "Tag big orders",
+            "trigger": "order_created",
+            "conditions": [{"type": "total_at_least", "amount": "1000"}],
+            "actions": [{"type": "add_tag", "tag": "big"}],
+        },
+        "PUT api/v1/automation/rules/<int:rule_id>": {
+            "name": "Tag big orders",
+            "trigger": "order_created",
+            "actions": [{"type": "add_tag", "tag": "big"}],
+        },
+        "POST api/v1/automation/rules/<int:rule_id>/enable": {"enabled": True},
+        "POST api/v1/automation/rules/<int:rule_id>/move": {"direction": "up"},
+        "POST api/v1/automation/rules/<int:rule_id>/dry-run": {"record": False},
+        "POST api/v1/fulfilment/picklists/<int:picklist_id>/status": {"status": "done"},
+        "POST api/v1/fulfilment/packing/<int:order_id>/scan": {"code": "SKU-0001"},
+        "POST api/v1/analytics/sites": {"domain": "new-shop.example", "name": "New"},
     }
 
 

@@ -238,7 +238,28 @@ def test_customer_panel_shows_orders_cases_tickets_and_lifetime_value(delivered_
     order = delivered_order()
     services.return_request(order_id=order.pk, lines={order.lines.first().pk: 1}, actor=staff)
     t1, t2 = _ticket(), _ticket(message_id="<other@x>")
+    from zaplecze.shipping.models import Carrier, Shipment
+
+    dpd = Carrier.objects.get(code="dpd")
+    Shipment.objects.create(
+        order=order, carrier=dpd, reference="s-1", tracking_number="0000123456789", status="in_transit"
+    )
     panel = selectors.customer_panel(t1)
     assert [o.pk for o in panel["orders"]] == [order.pk]
     assert panel["lifetime_value"] == order.total_gross
     assert len(panel["returns"]) == 1 and [t.pk for t in panel["tickets"]] == [t2.pk]
+    # Shipments with tracking come from the shipping module (through the extension point).
+    [shipment] = panel["shipments"]
+    assert (shipment["order_number"], shipment["carrier"], shipment["tracking_number"]) == (
+        order.number,
+        dpd.name,
+        "0000123456789",
+    )
+    assert (
+        shipment["tracking_url"] == dpd.tracking_link("0000123456789")
+        and "0000123456789" in shipment["tracking_url"]
+    )
+    # ... and the canned replies' {tracking_link} is that carrier page.
+    services.ticket_link_order(ticket_id=t1.pk, order_id=order.pk, actor=staff)
+    t1.refresh_from_db()
+    assert services.canned_variables(t1)["tracking_link"] == shipment["tracking_url"]

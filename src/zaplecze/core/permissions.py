@@ -38,7 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # catalog and stock
     "catalog.edit": frozenset({_A, _O, _M}),
     "stock.adjust": frozenset({_A, _O, _W}),  # adjustments, transfers, bins
-    "stock.count": frozenset({_A, _O, _W}),  # stocktakes: count sheets; posting differences needs stock.adjust
+    "stock.count": frozenset(
+        {_A, _O, _W}
+    ),  # stocktakes: count sheets; posting differences needs stock.adjust
     # purchasing: suppliers, reorder list, purchase orders
     "purchasing.view": frozenset({_A, _O, _W, Role.READONLY}),
     "purchasing.manage": frozenset({_A, _O}),  # suppliers, POs, reorder parameters, send POs

@@ -23,14 +23,16 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.db.models import Count
 from django.utils import timezone
 
+from zaplecze.analytics.demo import demo_traffic_generate
 from zaplecze.catalog.models import Variant
 from zaplecze.catalog.services import category_get_or_create, product_create
 from zaplecze.core.businesstime import ship_by as compute_ship_by
 from zaplecze.core.businesstime import tz as shop_tz
 from zaplecze.core.errors import DomainError
 from zaplecze.core.models import AuditEntry
+from zaplecze.core.services import job_create
 from zaplecze.inventory import services as stock
-from zaplecze.inventory.models import Reservation, StockLevel, StockMovement, Warehouse
+from zaplecze.inventory.models import Location, Reservation, StockLevel, StockMovement, Warehouse
 from zaplecze.orders import services as order_services
 from zaplecze.orders.models import (
     HOLDING_STAGES,
@@ -45,6 +47,8 @@ from zaplecze.orders.models import (
     Tag,
 )
 from zaplecze.orders.schemas import OrderIn
+from zaplecze.purchasing import demo as purchasing_demo
+from zaplecze.purchasing.tasks import reorder_compute_job
 
 from .plan import CHANNELS, Calendar, OrderPlan, plan_shop
 
@@ -85,6 +89,8 @@ def build_demo(
     progress: bool = False,
     now: dt.datetime | None = None,
     echo: Callable[[str], None] | None = None,
+    queue_forecast: bool = False,
+    traffic: bool = False,
 ) -> dict:
     if orders < 1 or days < 1:
         raise DomainError("The demo needs at least one order and one day", field="orders")
@@ -122,7 +128,21 @@ def build_demo(
         mark = time.monotonic()
         movements = _replay_stock(writer, products, variants, warehouses, rng, now, Calendar(tz))
         short = _reserve_open(writer)
+        bins = _bins(warehouses)
         timings["stock"] = time.monotonic() - mark
+
+        mark = time.monotonic()
+        # Suppliers, supplier items and purchase orders; reorder points are computed by the worker's
+        # forecast job (queued below), which takes longer than the rest of the demo.
+        purchasing = purchasing_demo.seed_demo(seed=seed, forecast=False, now=now)
+        timings["purchasing"] = time.monotonic() - mark
+    if queue_forecast:
+        _queue_forecast()
+    if traffic:
+        # Visits for the last 30 days' orders (about 2% of visits buy), written to the analytics store.
+        mark = time.monotonic()
+        timings["traffic_events"] = demo_traffic_generate(days=30)
+        timings["traffic"] = time.monotonic() - mark
     by_stage = dict(sorted(Order.objects.values("stage").annotate(n=Count("id")).values_list("stage", "n")))
     stats = {
         "orders": len(plans),
@@ -132,6 +152,8 @@ def build_demo(
         "events": writer.events_created,
         "stock_movements": movements,
         "stock_short_orders": short,
+        "bins": bins,
+        "purchasing": purchasing,
         "by_stage": by_stage,
         "seed": seed,
         "seconds": round(time.monotonic() - t0, 2),
@@ -181,6 +203,32 @@ def _warehouses() -> list[Warehouse]:
         code="FUL", defaults={"name": "Magazyn zewnętrzny (fulfilment)", "priority": main.priority + 10}
     )
     return [main, second]
+
+
+def _bins(warehouses: list[Warehouse]) -> int:
+    """Shelf locations (aisle-rack-shelf) in each warehouse, and every stock level given one, in SKU order,
+    so pick lists walk the shelves."""
+    created = 0
+    for warehouse in warehouses:
+        codes = [
+            f"{aisle}-{rack:02d}-{shelf}" for aisle in "ABCD" for rack in range(1, 11) for shelf in (1, 2, 3)
+        ]
+        Location.objects.bulk_create(
+            [Location(warehouse=warehouse, code=code, sort_order=i) for i, code in enumerate(codes)]
+        )
+        locations = list(Location.objects.filter(warehouse=warehouse).order_by("sort_order"))
+        created += len(locations)
+        levels = list(StockLevel.objects.filter(warehouse=warehouse).order_by("variant__sku"))
+        for i, level in enumerate(levels):
+            level.location = locations[i * len(locations) // max(len(levels), 1)]
+        StockLevel.objects.bulk_update(levels, ["location"], batch_size=500)
+    return created
+
+
+def _queue_forecast() -> None:
+    """Ask the worker to compute forecasts and reorder points for the demo (a job with progress)."""
+    job = job_create(kind="purchasing.forecast", title="Recompute reorder points", owner=None)
+    reorder_compute_job(job.pk)
 
 
 # --- fast inserts ---------------------------------------------------------------------------------

@@ -36,7 +36,14 @@ def register_cli(main: click.Group) -> None:
         from zaplecze.demo import build_demo
 
         try:
-            stats = build_demo(orders=orders, days=days, seed=seed, progress=sys.stderr.isatty())
+            stats = build_demo(
+                orders=orders,
+                days=days,
+                seed=seed,
+                progress=sys.stderr.isatty(),
+                queue_forecast=True,
+                traffic=True,
+            )
         except DomainError as exc:
             raise click.ClickException(str(exc.message))
         click.echo(

@@ -811,3 +811,140 @@ def ticket_status(request, ticket_id: Path[Id], payload: TicketStatusIn):
         expected_version=payload.version,
     )
     return _ticket(request, ticket_id)
+
+
+# --- personal data (GDPR) and return labels ---------------------------------------------------------------
+#   POST /service/privacy/export         {"subject": "anna@example.com" | "#12"}  -> the JSON export (logged)
+#   POST /service/privacy/erasure-plan   {"subject"}  -> what would be erased, what stops it, what stays
+#   POST /service/privacy/erase          {"subject", "confirm"}  -> counts (irreversible; confirm repeats it)
+#   POST /service/returns/{id}/label     {"provider": ""}  -> create the return label with a carrier connector
+#   POST /service/returns/{id}/tracking  {"tracking_number", "carrier"}  -> a return parcel arranged by hand
+
+
+class PrivacySubjectIn(In):
+    subject: bounded(254, 1) = Field(
+        description="The person's e-mail address or a customer number such as #12"
+    )
+
+
+class PrivacyEraseIn(PrivacySubjectIn):
+    confirm: bounded(254, 1) = Field(
+        description="The e-mail again (or the customer number): the confirmation"
+    )
+
+
+class ErasurePlanOut(Schema):
+    subject: dict[str, Any]
+    allowed: bool
+    confirm_with: str
+    counts: dict[str, int]
+    blockers: list[str]
+    warnings: list[str]
+    kept: list[str]
+    retention_until: dt.date | None
+
+
+class ErasureOut(Schema):
+    erased: bool
+    counts: dict[str, int]
+
+
+class ReturnLabelIn(In):
+    provider: bounded(40) = ""
+
+
+class ReturnTrackingIn(In):
+    tracking_number: bounded(60, 1)
+    carrier: bounded(40) = ""
+
+
+class ReturnLabelOut(Schema):
+    return_id: int = Field(alias="return_case_id")
+    provider: str
+    state: str
+    tracking_number: str
+    external_id: str
+    has_label: bool
+    label_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_has_label(obj) -> bool:
+        return bool(obj.label)
+
+
+@router.post(
+    "/privacy/export",
+    response={200: dict[str, Any], **errors(400, 404, 422)},
+    summary="Export everything about one person (GDPR art. 15/20)",
+)
+@allow("customers.privacy")
+def privacy_export(request, payload: PrivacySubjectIn):
+    """Customers, orders with lines and history, tickets and messages, returns, complaints, refunds, e-mails,
+    the audit log of those objects and shipments. Each export is written to the audit log."""
+    from . import privacy
+
+    return privacy.export_document(privacy.subject_resolve(payload.subject), actor=request.auth, via="api")
+
+
+@router.post(
+    "/privacy/erasure-plan",
+    response={200: ErasurePlanOut, **errors(400, 404, 422)},
+    summary="What an erasure would do and what stops it",
+)
+@allow("customers.privacy")
+def privacy_erasure_plan(request, payload: PrivacySubjectIn):
+    from . import privacy
+
+    return privacy.erasure_plan(privacy.subject_resolve(payload.subject)).as_dict()
+
+
+@router.post(
+    "/privacy/erase",
+    response={200: ErasureOut, **errors(400, 404, 422)},
+    summary="Erase (anonymise) one person's data, keeping the accounting records (GDPR art. 17)",
+)
+@allow("customers.privacy")
+def privacy_erase(request, payload: PrivacyEraseIn):
+    """400 `erasure_blocked` (details.blockers) while orders, returns, complaints, tickets or refunds are open;
+    400 `confirm_mismatch` when `confirm` does not repeat the e-mail. Irreversible."""
+    from . import privacy
+
+    subject = privacy.subject_resolve(payload.subject)
+    counts = privacy.erase(subject, actor=request.auth, confirm=payload.confirm, via="api")
+    return {"erased": True, "counts": counts}
+
+
+@router.post(
+    "/returns/{int:return_id}/label",
+    response={201: ReturnLabelOut, **errors(400, 404, 409, 422, 502)},
+    summary="Create the return label with a carrier connector (e-mailed to the customer)",
+)
+@allow("service.manage")
+def create_return_label(request, return_id: Path[Id], payload: ReturnLabelIn):
+    """400 `no_provider` when no carrier connector for return labels is configured; 400 `label_exists`; 502
+    when the carrier failed (retry: the same reference finds the parcel already created)."""
+    from . import return_labels
+
+    selectors.access_return(request.auth, return_id, "service.manage")
+    label = return_labels.return_label_create(
+        return_id=return_id, actor=request.auth, provider=payload.provider or None
+    )
+    return Status(201, label)
+
+
+@router.post(
+    "/returns/{int:return_id}/tracking",
+    response={200: ReturnLabelOut, **errors(400, 404, 409, 422)},
+    summary="Record the tracking number of a return parcel arranged by hand",
+)
+@allow("service.manage")
+def record_return_tracking(request, return_id: Path[Id], payload: ReturnTrackingIn):
+    from . import return_labels
+
+    selectors.access_return(request.auth, return_id, "service.manage")
+    return return_labels.return_tracking_record(
+        return_id=return_id,
+        tracking_number=payload.tracking_number,
+        carrier=payload.carrier,
+        actor=request.auth,
+    )

@@ -13,7 +13,10 @@ KINDS = ("withdrawal", "refund", "complaint", "liability")
 
 
 def register_cli(main: click.Group) -> None:
+    from .cli_privacy import register_cli as register_privacy
+
     main.add_command(service_group)
+    register_privacy(main)
 
 
 def _setup(language: str | None = None) -> None:
@@ -159,13 +162,53 @@ def send_outbox_cmd() -> None:
     click.echo(json.dumps({"emails_sent": sent, "refunds_handed_over": refunds}))
 
 
+@service_group.command("fetch-mail")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    help="At most N messages in this run (default: ZAPLECZE_IMAP_BATCH, 500).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print one JSON object: {"fetched", "created", "threaded", "duplicate", "refused", "failed", ...}.',
+)
+def fetch_mail_cmd(limit: int | None, as_json: bool) -> None:
+    """Import new e-mails from the IMAP mailbox (ZAPLECZE_IMAP_*) into tickets (the worker does this every
+    minute). Exit status 1 when the mail server cannot be reached or refuses the login."""
+    _setup()
+    from zaplecze.service import mail
+
+    try:
+        report = mail.mail_fetch(limit=limit)
+    except mail.MailSourceError as exc:  # not configured
+        raise click.ClickException(str(exc.message))
+    data = report.as_dict()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        click.echo(
+            f"{report.source}: fetched {report.fetched}, new tickets {report.created}, "
+            f"threaded {report.threaded}, duplicates {report.duplicate}, refused {report.refused}, "
+            f"failed {report.failed}"
+            + (f" (headers only, too large: {report.truncated})" if report.truncated else "")
+        )
+        for p in report.problems:
+            click.echo(f"  UID {p['uid']}: {p['outcome']} {p['reason']}".rstrip())
+    if report.error:
+        click.echo(f"Error: {report.error}", err=True)
+        raise SystemExit(1)
+
+
 @service_group.command("import-mail")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with a result per file.")
 def import_mail_cmd(files: tuple[str, ...], as_json: bool) -> None:
     """Import e-mails saved as RFC 822 files (.eml) into tickets: threaded by In-Reply-To/References or the
-    [T-...] tag, else a new ticket; the same Message-ID twice is stored once. (Fetching over IMAP is not
-    built yet.)"""
+    [T-...] tag, else a new ticket; the same Message-ID twice is stored once. (From the mailbox itself:
+    `fetch-mail`.)"""
     _setup()
     from zaplecze.service import services
 

@@ -659,3 +659,101 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+
+# --- e-mail in (IMAP and other message sources) ------------------------------------------------------------
+
+
+class MailboxState(models.Model):
+    """Where the import from one message source stands (an IMAP folder, later a marketplace inbox): the last
+    imported position (IMAP UID) within the source's epoch (IMAP UIDVALIDITY). The position moves in the same
+    transaction as the ticket written from the message, so a crash never loses or repeats a message."""
+
+    key = models.CharField(max_length=300, unique=True, help_text="e.g. imap://user@host:143/INBOX")
+    epoch = models.CharField(max_length=40, blank=True, default="", help_text="IMAP UIDVALIDITY")
+    last_uid = models.PositiveBigIntegerField(default=0)
+    running_since = models.DateTimeField(null=True, blank=True, help_text="A fetch holds the mailbox")
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    imported_total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class InboundMailOutcome(models.TextChoices):
+    CREATED = "created", _("New ticket")
+    APPENDED = "appended", _("Added to a ticket")
+    DUPLICATE = "duplicate", _("Already imported")
+    REFUSED = "refused", _("Refused")
+    FAILED = "failed", _("Failed")
+
+
+class InboundMail(models.Model):
+    """One message taken from a source and what became of it; unique per source position."""
+
+    mailbox = models.ForeignKey(MailboxState, on_delete=models.CASCADE, related_name="messages")
+    epoch = models.CharField(max_length=40, blank=True, default="")
+    uid = models.PositiveBigIntegerField()
+    message_id = models.CharField(max_length=300, blank=True, default="")
+    sender = models.CharField(max_length=254, blank=True, default="")
+    subject = models.CharField(max_length=300, blank=True, default="")
+    size = models.PositiveBigIntegerField(default=0)
+    outcome = models.CharField(max_length=10, choices=InboundMailOutcome.choices)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    ticket = models.ForeignKey(
+        "service.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_mail"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "epoch", "uid"], name="inbound_mail_position")
+        ]
+        indexes = [models.Index(fields=["outcome", "id"], name="inbound_mail_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_id}:{self.epoch}:{self.uid} {self.outcome}"
+
+
+# --- return labels ---------------------------------------------------------------------------------------
+
+
+def return_label_path(instance: ReturnLabel, filename: str) -> str:
+    return f"service/return-labels/{instance.return_case_id}/{filename[-80:]}"
+
+
+class ReturnLabel(models.Model):
+    """The parcel a customer sends a return in: a label bought through a carrier connector (the
+    "service.return_label" extension point; the shop is the receiver, the customer the sender), or a tracking
+    number typed in by staff where no connector exists. `reference` is stored before the carrier is called and
+    sent as its idempotency key, so a retried request finds the parcel instead of buying a second one."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Being created")
+        READY = "ready", _("Label ready")
+        FAILED = "failed", _("Not created")
+        MANUAL = "manual", _("Tracking number entered by hand")
+
+    return_case = models.OneToOneField(Return, on_delete=models.CASCADE, related_name="return_label")
+    provider = models.CharField(_("carrier"), max_length=40)
+    reference = models.CharField(max_length=100, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    external_id = models.CharField(max_length=60, blank=True, default="")
+    tracking_number = models.CharField(_("tracking number"), max_length=60, blank=True, default="")
+    label = models.FileField(upload_to=return_label_path, max_length=300, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    label_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.tracking_number or self.reference

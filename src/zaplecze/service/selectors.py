@@ -503,8 +503,19 @@ def sla_status(ticket, now: dt.datetime | None = None) -> dict[str, Any]:
     return out
 
 
+def order_shipments(order_ids) -> list[dict[str, Any]]:
+    """The orders' shipments with tracking, newest first, from whichever module offers them (shipping)."""
+    from zaplecze.core import extensions
+
+    out: list[dict[str, Any]] = []
+    for provider in extensions.registered("orders.shipments").values():
+        out.extend(provider(order_ids))
+    return out
+
+
 def customer_panel(ticket) -> dict[str, Any]:
-    """Everything about the ticket's customer: orders, returns, complaints, other tickets, lifetime value."""
+    """Everything about the ticket's customer: orders, shipments with tracking, returns, complaints, other
+    tickets, lifetime value."""
     from django.db.models import Sum as _Sum
 
     from zaplecze.orders.models import Stage
@@ -521,6 +532,7 @@ def customer_panel(ticket) -> dict[str, Any]:
     return {
         "orders": list(orders.select_related("status")[:20]),
         "order_count": orders.count(),
+        "shipments": order_shipments(orders.values_list("pk", flat=True)[:200])[:20],
         "lifetime_value": (ltv - refunds).quantize(ZERO),
         "returns": list(Return.objects.filter(order__in=orders).order_by("-id")[:20]),
         "complaints": list(Complaint.objects.filter(order__in=orders).order_by("-id")[:20]),

@@ -2258,33 +2258,72 @@ def _decode_part(part) -> str:
             return payload.decode(charset)
         except (LookupError, UnicodeDecodeError):
             pass
+    return _guess_text(payload)
+
+
+_POLISH_LETTERS = frozenset("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
+
+
+def _guess_text(payload: bytes) -> str:
+    """Text of bytes in an undeclared (or wrongly declared) charset: UTF-8 if it is; else the Polish 8-bit
+    charset (windows-1250 or ISO-8859-2) that yields Polish letters and no control characters; else the best
+    guess of charset_normalizer."""
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
+        pass
+    scored = []
+    for charset in ("cp1250", "iso-8859-2"):
+        text = payload.decode(charset, errors="replace")
+        sample = text[:200_000]
+        bad = sum(1 for ch in sample if ch == "\ufffd" or "\x80" <= ch <= "\x9f")
+        scored.append((sum(1 for ch in sample if ch in _POLISH_LETTERS) - 5 * bad, text))
+    score, text = max(scored, key=lambda pair: pair[0])
+    if score > 0:
+        return text
+    from charset_normalizer import from_bytes
 
-        best = from_bytes(payload[:200_000]).best()
-        return str(best) if best is not None else payload.decode("latin-1")
+    best = from_bytes(payload[:200_000]).best()
+    return str(best) if best is not None else payload.decode("latin-1")
+
+
+def _attachment_name(filename) -> str:
+    """An attachment's name: RFC 2231 (the parser decodes it) or encoded-words (=?iso-8859-2?q?...?=), which
+    many mail programs write although the standard does not allow them there."""
+    name = str(filename or "attachment")
+    if "=?" in name:
+        from email.header import decode_header, make_header
+
+        try:
+            name = str(make_header(decode_header(name)))
+        except Exception:  # noqa: BLE001, S110 - a broken name is shown as it is
+            pass
+    return re.sub(r"[\x00-\x1f\ud800-\udfff]", "", name)[:200] or "attachment"
 
 
 def _plain_body(msg) -> tuple[str, list[str]]:
     """The text of an e-mail (the first text/plain part, else text/html stripped) and attachment names."""
     import html as html_lib
 
-    text_plain = text_html = None
+    text_plain = text_html = fallback = None
     names: list[str] = []
     for part in msg.walk() if msg.is_multipart() else [msg]:
         if part.is_multipart():
             continue
         filename = part.get_filename()
         if filename or part.get_content_disposition() == "attachment":
-            names.append(str(filename or "attachment")[:200])
+            names.append(_attachment_name(filename))
             continue
         ctype = part.get_content_type()
         if ctype == "text/plain" and text_plain is None:
             text_plain = _decode_part(part)
         elif ctype == "text/html" and text_html is None:
             text_html = _decode_part(part)
+        elif fallback is None and part.get_content_maintype() in ("multipart", "text"):
+            # e.g. a multipart whose boundary never comes: its body is kept as text rather than lost
+            fallback = _guess_text(part.get_payload(decode=False).encode("ascii", "surrogateescape"))
+    if text_plain is None and text_html is None and fallback is not None:
+        text_plain = fallback
     if text_plain is None and text_html is not None:
         text_plain = html_lib.unescape(
             re.sub(r"<[^>]+>", " ", re.sub(r"(?is)<(script|style).*?</\1>", "", text_html))
@@ -2300,7 +2339,9 @@ class MailResult:
     reason: str = ""
 
 
-def ticket_receive_email(raw: bytes, *, max_bytes: int = 25 * 1024 * 1024) -> MailResult:
+def ticket_receive_email(
+    raw: bytes, *, max_bytes: int = 25 * 1024 * 1024, channel: str = "email"
+) -> MailResult:
     """One incoming e-mail (RFC 822 bytes, as IMAP gives them): threaded into its ticket by In-Reply-To /
     References (our Message-IDs) or the [T-000123] tag in the subject, else a new ticket. The same
     Message-ID twice is stored once. Malformed, huge or non-UTF-8 mail is read as far as it goes; a message
@@ -2321,10 +2362,15 @@ def ticket_receive_email(raw: bytes, *, max_bytes: int = 25 * 1024 * 1024) -> Ma
         value = msg.get(name)
         if value is None:
             return ""
-        from email.header import decode_header, make_header
+        from email.header import Header, decode_header, make_header
 
         try:
-            return str(make_header(decode_header(str(value)))).replace("\x00", "").strip()
+            parts = decode_header(value if isinstance(value, Header) else str(value))
+            if any(charset == "unknown-8bit" for _chunk, charset in parts):  # raw 8-bit bytes, no charset
+                text = "".join(_guess_text(c) if isinstance(c, bytes) else c for c, _cs in parts)
+            else:
+                text = str(make_header(parts))
+            return text.replace("\x00", "").strip()
         except Exception:  # noqa: BLE001
             return str(value).encode("ascii", "replace").decode().strip()
 
@@ -2361,7 +2407,7 @@ def ticket_receive_email(raw: bytes, *, max_bytes: int = 25 * 1024 * 1024) -> Ma
             body=body,
             email=email,
             name=sender_name,
-            channel="email",
+            channel=channel,
             actor=None,
             message_id=message_id,
             acknowledge=False,
@@ -2437,8 +2483,10 @@ def canned_variables(ticket) -> dict[str, str]:
         values["return_deadline"] = deadlines.day(d) if d else ""
         refunded = selectors.refunded_amount(order.pk)
         values["refund_amount"] = format_money(refunded, order.currency) if refunded else ""
+        # The newest shipment's tracking page at its carrier; else the shop's own order-tracking page.
+        links = [s["tracking_url"] for s in selectors.order_shipments([order.pk]) if s["tracking_url"]]
         base = getattr(settings, "TRACKING_URL", "")
-        values["tracking_link"] = base.format(order=order.number) if base else ""
+        values["tracking_link"] = links[0] if links else (base.format(order=order.number) if base else "")
     return values
 
 

@@ -46,3 +46,20 @@ def complaint_deadlines_periodic() -> None:
 
     complaints_escalate()
     complaints_deem_accepted()
+
+
+@db_periodic_task(crontab(minute="*"))
+def mail_fetch_periodic() -> None:
+    """Every minute, when a mailbox is configured (ZAPLECZE_IMAP_HOST): import new customer e-mails into
+    tickets. A server that is down is only logged; the next run picks up where this one stopped."""
+    import logging
+
+    from django.conf import settings
+
+    if not settings.IMAP_HOST:
+        return
+    from .mail import mail_fetch
+
+    report = mail_fetch()
+    if report.error and not report.busy:
+        logging.getLogger("zaplecze.service.mail").warning("mail fetch: %s", report.error)

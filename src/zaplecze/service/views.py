@@ -214,6 +214,7 @@ def return_detail(request, return_id: int):
             "can_manage": user_has(request.user, "service.manage"),
             "can_receive": user_has(request.user, "service.receive"),
             "can_refund": user_has(request.user, "refunds.approve"),
+            **_return_label_context(ret),
             "refund_form": forms.RefundForm(
                 initial={
                     "method": "original",
@@ -223,6 +224,16 @@ def return_detail(request, return_id: int):
             ),
         },
     )
+
+
+def _return_label_context(ret) -> dict[str, Any]:
+    """The return's parcel: its label or tracking number, and the carriers that can create one."""
+    from . import return_labels
+
+    return {
+        "return_label": return_labels.return_label_for(ret.pk),
+        "label_providers": return_labels.available_providers() if ret.state == ReturnState.ACCEPTED else {},
+    }
 
 
 def _return_action(request, return_id: int, permission: str, action) -> HttpResponse:

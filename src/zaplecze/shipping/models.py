@@ -312,3 +312,24 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.raw_status}"
+
+
+class ShipByAlert(models.Model):
+    """An order was reported late (or at risk) against this ship-by time: reported once per ship-by."""
+
+    class Kind(models.TextChoices):
+        LATE = "late", _("Late")
+        AT_RISK = "at_risk", _("At risk")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="ship_by_alerts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    ship_by = models.DateTimeField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "kind", "ship_by"], name="ship_by_alert_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.ship_by:%Y-%m-%d %H:%M}"

@@ -58,3 +58,13 @@ def bulk_labels_task(job_id: int) -> None:
     from .services import shipments_bulk_job_run
 
     shipments_bulk_job_run(job_id=job_id)
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def ship_by_alerts_periodic() -> None:
+    """Report orders that became late or at risk against their ship-by time (once per ship-by time)."""
+    from .alerts import ship_by_alerts_send
+
+    report = ship_by_alerts_send()
+    if report.late or report.at_risk:
+        log.info("ship-by alerts: %s late, %s at risk", len(report.late), len(report.at_risk))
