@@ -18,6 +18,13 @@ import sys
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
+EXTRA_PAGES = [
+    ("stock-ledger", "/stock/ledger/"),
+    ("reorder", "/purchasing/reorder/"),
+    ("picklists", "/fulfilment/"),
+    ("automation", "/orders/settings/automation/"),
+    ("traffic", "/analytics/"),
+]
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -297,6 +304,12 @@ def shoot(base_url: str, username: str, password: str, out: Path, language: str)
         page.locator("table.queue tbody tr a.strong").first.click()
         page.wait_for_selector("[data-timeline]")
         page.screenshot(path=str(out / "order.png"), full_page=True)
+        # One picture per area of the later modules (each skipped when the page is not there).
+        for name, url in EXTRA_PAGES:
+            response = page.goto(f"{base_url}{url}")
+            if response is not None and response.ok:
+                page.wait_for_timeout(800)  # charts render after load
+                page.screenshot(path=str(out / f"{name}.png"))
         browser.close()
     print(f"screenshots written to {out}")
 
