@@ -208,6 +208,7 @@ def _register_optional() -> None:
 
     for mod in (
         "zaplecze.orders.cli",
+        "zaplecze.catalog.cli",
         "zaplecze.demo",
         "zaplecze.inventory.cli",
         "zaplecze.service.cli",
@@ -215,6 +216,7 @@ def _register_optional() -> None:
         "zaplecze.purchasing.cli",
         "zaplecze.fulfilment.cli",
         "zaplecze.analytics.cli",
+        "zaplecze.integrations.cli",
         "zaplecze.orders.automation_cli",
     ):
         try:

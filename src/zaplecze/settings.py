@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "zaplecze.analytics",
     "zaplecze.purchasing",
     "zaplecze.fulfilment",
+    "zaplecze.integrations",
     "zaplecze.web",
     "zaplecze.api",
 ]

@@ -8,6 +8,8 @@ from zaplecze.web import auth_views
 urlpatterns = [
     path("", include("zaplecze.web.urls")),
     path("stock/", include("zaplecze.inventory.urls")),
+    path("products/", include("zaplecze.catalog.urls")),
+    path("feeds/", include("zaplecze.catalog.public_urls")),
     path("orders/", include("zaplecze.orders.urls")),
     path("shipping/", include("zaplecze.shipping.urls")),
     path("service/", include("zaplecze.service.urls")),
@@ -20,6 +22,8 @@ urlpatterns = [
     path("purchasing/", include("zaplecze.purchasing.urls")),
     path("fulfilment/", include("zaplecze.fulfilment.urls")),
     path("analytics/", include("zaplecze.analytics.urls")),
+    path("integrations/", include("zaplecze.integrations.urls")),
+    path("hooks/", include("zaplecze.integrations.public_urls")),
     path("", include("zaplecze.analytics.public_urls")),
     path("login/", auth_views.login_view, name="login"),
     path("logout/", auth_views.logout_view, name="logout"),

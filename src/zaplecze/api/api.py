@@ -214,7 +214,13 @@ api.add_decorator(reject_unstorable_text, mode="operation")
 def mount() -> None:
     from zaplecze.analytics.api import router as analytics_router
     from zaplecze.catalog.api import router as catalog_router
+    from zaplecze.catalog.api_audit import router as catalog_audit_router
+    from zaplecze.catalog.api_feeds import router as catalog_feeds_router
+    from zaplecze.catalog.api_import import router as catalog_import_router
+    from zaplecze.catalog.api_prices import router as catalog_prices_router
+    from zaplecze.catalog.api_sitecheck import router as catalog_sitecheck_router
     from zaplecze.fulfilment.api import router as fulfilment_router
+    from zaplecze.integrations.api import router as integrations_router
     from zaplecze.inventory.api import router as stock_router
     from zaplecze.orders.api import router as orders_router
     from zaplecze.orders.api_automation import router as automation_router
@@ -226,6 +232,11 @@ def mount() -> None:
 
     api.add_router("/orders", orders_router, tags=["orders"])
     api.add_router("/products", catalog_router, tags=["products"])
+    api.add_router("/catalog/prices", catalog_prices_router, tags=["catalog"])
+    api.add_router("/catalog/imports", catalog_import_router, tags=["catalog"])
+    api.add_router("/catalog/audit", catalog_audit_router, tags=["catalog"])
+    api.add_router("/catalog/feeds", catalog_feeds_router, tags=["catalog"])
+    api.add_router("/catalog/site-checks", catalog_sitecheck_router, tags=["catalog"])
     api.add_router("/stock", stock_router, tags=["stock"])
     api.add_router("/shipments", shipments_router, tags=["shipments"])
     api.add_router("/service", service_router, tags=["service"])
@@ -233,6 +244,7 @@ def mount() -> None:
     api.add_router("/purchasing", purchasing_router, tags=["purchasing"])
     api.add_router("/fulfilment", fulfilment_router, tags=["fulfilment"])
     api.add_router("/analytics", analytics_router, tags=["analytics"])
+    api.add_router("/integrations", integrations_router, tags=["integrations"])
     api.add_router("", account_router, tags=["account"])
 
 

@@ -64,6 +64,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "settings.channels": frozenset({_A, _O}),
     "settings.shipping": frozenset({_A, _O}),  # carriers and delivery promises
     "settings.automation": frozenset({_A, _O}),  # automation rules
+    "settings.catalog": frozenset({_A, _O}),  # catalog audit rules
+    "settings.integrations": frozenset({_A, _O}),  # shop and marketplace connections, credentials
     "users.manage": frozenset({_A}),
     "audit.view": frozenset({_A, _O}),
 }

@@ -43,11 +43,13 @@ def stock_levels(
 
 
 def available_by_variant(variant_ids) -> dict[int, int]:
-    rows = (
-        StockLevel.objects.filter(variant_id__in=list(variant_ids))
-        .values("variant_id")
-        .annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
+    """Available (on hand - reserved, over all warehouses) per variant; `variant_ids` None = every variant."""
+    levels = (
+        StockLevel.objects.all()
+        if variant_ids is None
+        else StockLevel.objects.filter(variant_id__in=list(variant_ids))
     )
+    rows = levels.values("variant_id").annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
     return {r["variant_id"]: r["on_hand"] - r["reserved"] for r in rows}
 
 

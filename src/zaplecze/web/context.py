@@ -12,6 +12,7 @@ from zaplecze.core.permissions import user_has
 AREAS = [
     ("dashboard", _("Dashboard"), "web:dashboard", ("dashboard.view",)),
     ("orders", _("Orders"), "orders:queue", ("orders.view",)),
+    ("products", _("Products"), "catalog:products", ("catalog.view",)),
     ("stock", _("Stock"), "web:stock", ("stock.view",)),
     ("purchasing", _("Purchasing"), "purchasing:index", ("purchasing.view",)),
     ("fulfilment", _("Pick & pack"), "fulfilment:index", ("fulfilment.pick",)),
@@ -26,6 +27,8 @@ SETTINGS = [
     ("statuses", "orders:statuses", "settings.statuses"),
     ("channels", "orders:channels", "settings.channels"),
     ("automation", "orders:automation", "settings.automation"),
+    ("audit_rules", "catalog:audit_rules", "settings.catalog"),
+    ("integrations", "integrations:connections", "settings.integrations"),
 ]
 
 
