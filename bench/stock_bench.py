@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-QUICK_ARGS = ["--lines", "4000", "--service-lines", "2000", "--variants", "50"]
+QUICK_ARGS = ["--lines", "4000", "--service-lines", "2000", "--variants", "50", "--file-rows", "500"]
 LINES_PER_ORDER = 4
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -57,7 +57,7 @@ def _phase(name: str, lines: int, fn) -> dict:
     }
 
 
-def _child(lines: int, service_lines: int, n_variants: int) -> dict:
+def _child(lines: int, service_lines: int, n_variants: int, file_rows: int) -> dict:
     from zaplecze.cli import setup_django
 
     setup_django()
@@ -164,6 +164,38 @@ def _child(lines: int, service_lines: int, n_variants: int) -> dict:
 
     phases.append(_phase("ship: order_bulk_transition to shipped (issue at shipment)", order_lines, ship))
 
+    # 5-6: a stock file of F rows (mode "set") through `stock_import_file`, which applies it as one set
+    # (`stock_adjust_many`); beside it, the same number of changes as one `stock_adjust` per row (the way
+    # the file import went before), on a second set of variants.
+    from zaplecze.catalog.models import Product, Variant
+    from zaplecze.inventory.services import stock_import_file
+
+    def file_variants(prefix: str) -> list:
+        products = Product.objects.bulk_create([Product(name=f"{prefix} {i}") for i in range(file_rows)])
+        return Variant.objects.bulk_create(
+            [
+                Variant(product=p, sku=f"{prefix}-{i:06d}", name=p.name, price="9.99")
+                for i, p in enumerate(products)
+            ]
+        )
+
+    set_variants, loop_variants = file_variants("FILE"), file_variants("LOOP")
+    sheet = "sku;quantity\n" + "".join(f"{v.sku};{7 + i % 5}\n" for i, v in enumerate(set_variants))
+    file_report = {}
+
+    def import_file() -> None:
+        report = stock_import_file(data=sheet.encode(), filename="bench.csv", warehouse=warehouse, mode="set")
+        file_report.update(changed=report.changed, errors=len(report.errors), applied=report.applied)
+
+    def adjust_loop() -> None:
+        for i, v in enumerate(loop_variants):
+            stock_adjust(variant=v, warehouse=warehouse, delta=7 + i % 5, reason="bench")
+
+    phases.append(_phase("stock file import, set mode (one set)", file_rows, import_file))
+    phases.append(_phase("the same as one stock_adjust per row", file_rows, adjust_loop))
+    for group in (set_variants, loop_variants):
+        received.update({v.pk: 7 + i % 5 for i, v in enumerate(group)})
+
     # the ledger after it all
     issued = dict(
         StockMovement.objects.filter(kind="sale").values_list("variant_id").annotate(n=Sum("quantity"))
@@ -201,6 +233,8 @@ def _child(lines: int, service_lines: int, n_variants: int) -> dict:
         "order_lines": order_lines,
         "intake_failed": intake_failed,
         "ship_failed": ship_failed,
+        "file_rows": file_rows,
+        "file_import": file_report,
         "stages": stages,
         "phases": phases,
         "ledger_ok": not problems,
@@ -217,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--service-lines", type=int, default=100_000, help="lines through stock_reserve/stock_issue directly"
     )
     parser.add_argument("--variants", type=int, default=300)
+    parser.add_argument("--file-rows", type=int, default=10_000, help="rows of the stock file import phase")
     parser.add_argument(
         "--pg",
         action="store_true",
@@ -225,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        out = _child(args.lines, args.service_lines, args.variants)
+        out = _child(args.lines, args.service_lines, args.variants, args.file_rows)
         print(json.dumps(out))
         return out
     pg_url = os.environ.get("ZAPLECZE_DATABASE_URL", "")
@@ -256,6 +291,8 @@ def main(argv: list[str] | None = None) -> dict:
             str(args.service_lines),
             "--variants",
             str(args.variants),
+            "--file-rows",
+            str(args.file_rows),
         ]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if proc.stderr:

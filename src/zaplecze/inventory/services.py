@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from zaplecze.catalog.models import Category, Variant
 from zaplecze.catalog.selectors import variants_by_codes
 from zaplecze.core.errors import DomainError, IllegalTransition
-from zaplecze.core.services import audit_record, diff
+from zaplecze.core.models import AuditEntry
+from zaplecze.core.services import actor_label, audit_record, audit_record_many, diff
 
 from .models import (
     STOCKTAKE_TRANSITIONS,
@@ -109,6 +110,99 @@ def stock_adjust(
             reason=reason,
         )
     return movement
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """One line of a set-based stock change: `delta` units of `variant` (signed), with its own reason."""
+
+    variant: Variant
+    delta: int
+    reason: str = ""
+
+
+def stock_adjust_many(
+    adjustments: list[Adjustment],
+    *,
+    warehouse: Warehouse,
+    kind: str = StockMovement.Kind.ADJUSTMENT,
+    reference: str = "",
+    actor=None,
+) -> list[StockMovement]:
+    """Apply many stock changes in one warehouse as a set: the same ledger rows and audit entries as one
+    `stock_adjust` per line, in a handful of queries instead of five per line.
+
+    The levels are locked (in primary-key order, so two concurrent calls cannot deadlock), every line is
+    checked against what is reserved, and either all lines are applied or none: the error lists every line
+    that would take on-hand stock below the reserved quantity. Several lines for one variant apply in order.
+    """
+    if kind not in StockMovement.Kind.values:
+        raise DomainError(f"Unknown movement type {kind!r}", field="kind")
+    lines = [a for a in adjustments if a.delta]
+    if not lines:
+        return []
+    variant_ids = sorted({a.variant.pk for a in lines})
+    now = timezone.now()
+    with transaction.atomic():
+        existing = set(
+            StockLevel.objects.filter(warehouse=warehouse, variant_id__in=variant_ids).values_list(
+                "variant_id", flat=True
+            )
+        )
+        missing = [StockLevel(variant_id=v, warehouse=warehouse) for v in variant_ids if v not in existing]
+        if missing:  # ignore_conflicts: a level created concurrently is simply there
+            StockLevel.objects.bulk_create(missing, ignore_conflicts=True, batch_size=1000)
+        levels = {
+            lv.variant_id: lv
+            for lv in StockLevel.objects.select_for_update()
+            .filter(warehouse=warehouse, variant_id__in=variant_ids)
+            .order_by("pk")
+        }
+        before = {v: lv.on_hand for v, lv in levels.items()}
+        movements, short = [], []
+        for a in lines:
+            level = levels[a.variant.pk]
+            after = level.on_hand + a.delta
+            if a.delta < 0 and after < level.reserved:
+                short.append(f"{a.variant.sku} ({-a.delta} of {level.on_hand - level.reserved} free)")
+                continue
+            level.on_hand = after
+            movements.append(
+                StockMovement(
+                    variant=a.variant,
+                    warehouse=warehouse,
+                    kind=kind,
+                    quantity=a.delta,
+                    on_hand_after=after,
+                    reason=a.reason[:200],
+                    reference=reference[:100],
+                    actor=actor,
+                    at=now,
+                )
+            )
+        if short:
+            raise DomainError(
+                f"Not enough free stock in {warehouse.code} to remove: {', '.join(short)}",
+                code="insufficient_stock",
+                field="quantity",
+            )
+        changed = [lv for v, lv in levels.items() if lv.on_hand != before[v]]
+        StockLevel.objects.bulk_update(changed, ["on_hand"], batch_size=500)
+        StockMovement.objects.bulk_create(movements, batch_size=1000)
+        audit_record_many(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                actor_label=actor_label(actor),
+                object_type="inventory.stocklevel",
+                object_id=str(levels[m.variant.pk].pk),
+                action=kind,
+                changes={"on_hand": [m.on_hand_after - m.quantity, m.on_hand_after]},
+                reason=m.reason[:500],
+            )
+            for m in movements
+        )
+    return movements
 
 
 @dataclass
@@ -850,22 +944,21 @@ def stock_import_file(
     if dry_run:
         return report
     try:
+        default_reason = reason or (_("stock import (%(mode)s) %(file)s") % {"mode": mode, "file": label})
         with transaction.atomic():
-            for r, variant, delta, _on_hand, loc in plan:
+            stock_adjust_many(
+                [
+                    Adjustment(variant, delta, r.reason or default_reason)
+                    for r, variant, delta, _oh, _l in plan
+                ],
+                warehouse=warehouse,
+                kind=kind,
+                reference=report.reference,
+                actor=actor,
+            )
+            for _r, variant, _delta, _on_hand, loc in plan:
                 if loc is not None:
                     stock_level_set_location(variant=variant, warehouse=warehouse, location=loc, actor=actor)
-                if delta:
-                    stock_adjust(
-                        variant=variant,
-                        warehouse=warehouse,
-                        delta=delta,
-                        kind=kind,
-                        reason=r.reason
-                        or reason
-                        or (_("stock import (%(mode)s) %(file)s") % {"mode": mode, "file": label}),
-                        reference=report.reference,
-                        actor=actor,
-                    )
     except DomainError as exc:  # stock moved while the file was being applied
         report.changes = []
         report.changed = report.unchanged = 0
@@ -1023,25 +1116,22 @@ def transfer_send(*, transfer_id: int, actor=None) -> Transfer:
                 code="insufficient_stock",
                 field="quantity",
             )
-        for ln in lines:
-            try:
-                stock_adjust(
-                    variant=ln.variant,
-                    warehouse=t.source,
-                    delta=-ln.quantity,
-                    kind=StockMovement.Kind.TRANSFER_OUT,
-                    reason=_("transfer %(number)s to %(wh)s")
-                    % {"number": t.number, "wh": t.destination.code},
-                    reference=t.number,
-                    actor=actor,
-                )
-            except DomainError as exc:
-                raise DomainError(
-                    _("%(sku)s: stock in %(wh)s changed meanwhile: %(error)s")
-                    % {"sku": ln.variant.sku, "wh": t.source.code, "error": exc.message},
-                    code="insufficient_stock",
-                    field="quantity",
-                )
+        reason = _("transfer %(number)s to %(wh)s") % {"number": t.number, "wh": t.destination.code}
+        try:
+            stock_adjust_many(
+                [Adjustment(ln.variant, -ln.quantity, reason) for ln in lines],
+                warehouse=t.source,
+                kind=StockMovement.Kind.TRANSFER_OUT,
+                reference=t.number,
+                actor=actor,
+            )
+        except DomainError as exc:
+            raise DomainError(
+                _("Stock in %(wh)s changed meanwhile: %(error)s")
+                % {"wh": t.source.code, "error": exc.message},
+                code="insufficient_stock",
+                field="quantity",
+            )
     return t
 
 
@@ -1050,16 +1140,14 @@ def transfer_receive(*, transfer_id: int, actor=None) -> Transfer:
     with transaction.atomic():
         t = Transfer.objects.select_for_update().select_related("source", "destination").get(pk=transfer_id)
         _transfer_move(t, Transfer.Status.RECEIVED, actor, timezone.now())
-        for ln in t.lines.select_related("variant").order_by("variant_id"):
-            stock_adjust(
-                variant=ln.variant,
-                warehouse=t.destination,
-                delta=ln.quantity,
-                kind=StockMovement.Kind.TRANSFER_IN,
-                reason=_("transfer %(number)s from %(wh)s") % {"number": t.number, "wh": t.source.code},
-                reference=t.number,
-                actor=actor,
-            )
+        reason = _("transfer %(number)s from %(wh)s") % {"number": t.number, "wh": t.source.code}
+        stock_adjust_many(
+            [Adjustment(ln.variant, ln.quantity, reason) for ln in t.lines.select_related("variant")],
+            warehouse=t.destination,
+            kind=StockMovement.Kind.TRANSFER_IN,
+            reference=t.number,
+            actor=actor,
+        )
     return t
 
 
@@ -1070,19 +1158,16 @@ def transfer_cancel(*, transfer_id: int, actor=None, reason: str = "") -> Transf
         was_sent = t.status == Transfer.Status.SENT
         _transfer_move(t, Transfer.Status.CANCELLED, actor, timezone.now())
         if was_sent:
-            for ln in t.lines.select_related("variant").order_by("variant_id"):
-                stock_adjust(
-                    variant=ln.variant,
-                    warehouse=t.source,
-                    delta=ln.quantity,
-                    kind=StockMovement.Kind.TRANSFER_IN,
-                    reason=(
-                        _("transfer %(number)s cancelled") % {"number": t.number}
-                        + (f": {reason}" if reason else "")
-                    ),
-                    reference=t.number,
-                    actor=actor,
-                )
+            why = _("transfer %(number)s cancelled") % {"number": t.number} + (
+                f": {reason}" if reason else ""
+            )
+            stock_adjust_many(
+                [Adjustment(ln.variant, ln.quantity, why) for ln in t.lines.select_related("variant")],
+                warehouse=t.source,
+                kind=StockMovement.Kind.TRANSFER_IN,
+                reference=t.number,
+                actor=actor,
+            )
     return t
 
 
@@ -1449,18 +1534,17 @@ def stocktake_post(*, stocktake_id: int, actor=None, uncounted_as_zero: bool = F
                 code="insufficient_stock",
             )
         reason = _("stocktake %(number)s") % {"number": st.number}
+        stock_adjust_many(
+            [Adjustment(p.line.variant, p.delta, reason) for p in plan],
+            warehouse=st.warehouse,
+            kind=StockMovement.Kind.ADJUSTMENT,
+            reference=st.number,
+            actor=actor,
+        )
         for p in plan:
-            if p.delta:
-                stock_adjust(
-                    variant=p.line.variant,
-                    warehouse=st.warehouse,
-                    delta=p.delta,
-                    kind=StockMovement.Kind.ADJUSTMENT,
-                    reason=reason,
-                    reference=st.number,
-                    actor=actor,
-                )
-            StocktakeLine.objects.filter(pk=p.line.pk).update(posted_delta=p.delta)
+            p.line.posted_delta = p.delta
+        StocktakeLine.objects.bulk_update([p.line for p in plan], ["posted_delta"], batch_size=500)
+        for p in plan:
             if p.line.location_id:
                 lv = levels.get(p.line.variant_id)
                 if lv is None or lv.location_id != p.line.location_id:
