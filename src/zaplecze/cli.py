@@ -217,6 +217,7 @@ def _register_optional() -> None:
         "zaplecze.fulfilment.cli",
         "zaplecze.analytics.cli",
         "zaplecze.integrations.cli",
+        "zaplecze.reports.cli",
         "zaplecze.orders.automation_cli",
     ):
         try:

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "zaplecze.purchasing",
     "zaplecze.fulfilment",
     "zaplecze.integrations",
+    "zaplecze.reports",
     "zaplecze.web",
     "zaplecze.api",
 ]
@@ -229,6 +230,9 @@ LOGGING = {
         "django.security": {"level": "INFO"},
         "huey": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # PDF rendering reports every step and font subset at INFO: noise in the worker's and the CLI's log.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

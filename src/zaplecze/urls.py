@@ -23,6 +23,7 @@ urlpatterns = [
     path("fulfilment/", include("zaplecze.fulfilment.urls")),
     path("analytics/", include("zaplecze.analytics.urls")),
     path("integrations/", include("zaplecze.integrations.urls")),
+    path("reports/", include("zaplecze.reports.urls")),
     path("hooks/", include("zaplecze.integrations.public_urls")),
     path("", include("zaplecze.analytics.public_urls")),
     path("login/", auth_views.login_view, name="login"),

@@ -225,6 +225,7 @@ def mount() -> None:
     from zaplecze.orders.api import router as orders_router
     from zaplecze.orders.api_automation import router as automation_router
     from zaplecze.purchasing.api import router as purchasing_router
+    from zaplecze.reports.api import router as reports_router
     from zaplecze.service.api import router as service_router
     from zaplecze.shipping.api import router as shipments_router
 
@@ -245,6 +246,7 @@ def mount() -> None:
     api.add_router("/fulfilment", fulfilment_router, tags=["fulfilment"])
     api.add_router("/analytics", analytics_router, tags=["analytics"])
     api.add_router("/integrations", integrations_router, tags=["integrations"])
+    api.add_router("/reports", reports_router, tags=["reports"])
     api.add_router("", account_router, tags=["account"])
 
 

@@ -58,6 +58,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "customers.privacy": frozenset({_A, _O}),  # GDPR: export a person's data, erase (anonymise) it
     # traffic analytics
     "analytics.view": frozenset({_A, _O, _M, Role.READONLY}),
+    # sales and operations reports
+    "reports.view": frozenset({_A, _O, _M, Role.READONLY}),
+    "reports.manage": frozenset({_A, _O}),  # report schedules (who gets which report e-mailed)
     "analytics.manage": frozenset({_A, _O}),  # sites, log imports
     # settings
     "settings.statuses": frozenset({_A, _O}),

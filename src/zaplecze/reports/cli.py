@@ -1,0 +1,75 @@
+"""`zaplecze report sales|operations ...`: the same report files as the report page, from the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+
+def register_cli(main: click.Group) -> None:
+    main.add_command(report)
+
+
+def _setup_django() -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zaplecze.settings")
+    django.setup()
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name)
+
+
+@click.command("report")
+@click.argument("kind", type=click.Choice(["sales", "operations"]))
+@click.option("--from", "date_from", help="First day (YYYY-MM-DD, local); default: 30 days ago")
+@click.option("--to", "date_to", help="Last day, included; default: yesterday")
+@click.option("--channel", default="", help="A channel code (default: all channels)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf", "xlsx", "csv", "json"]),
+    default="json",
+    show_default=True,
+)
+@click.option("-o", "--output", help="File to write (default: standard output for json, csv and html)")
+def report(kind, date_from, date_to, channel, fmt, output):
+    """Build a sales or operations report. JSON totals are the numbers the PDF shows."""
+    _setup_django()
+    from zaplecze.core.businesstime import local_today
+    from zaplecze.core.errors import DomainError
+    from zaplecze.orders.models import Channel
+    from zaplecze.reports.sales import Period
+
+    from .services import report_build
+
+    today = local_today()
+    start = _date(date_from, "--from") or today - dt.timedelta(days=30)
+    end = _date(date_to, "--to") or today - dt.timedelta(days=1)
+    if channel and not Channel.objects.filter(code=channel).exists():
+        raise click.BadParameter(f"no channel {channel!r}", param_hint="--channel")
+    if fmt in ("pdf", "xlsx") and not output:
+        raise click.UsageError(f"--format {fmt} writes a binary file: give -o FILE")
+    try:
+        run, content = report_build(kind=kind, period=Period(start, end), fmt=fmt, channel=channel)
+    except DomainError as exc:
+        raise click.BadParameter(exc.message, param_hint=f"--{exc.field}" if exc.field else None)
+    if output and output != "-":
+        Path(output).write_bytes(content)
+        what = f"{start} – {end}" if kind == "sales" else "as of now"
+        click.echo(f"{output}: {len(content):,} bytes ({kind} report {what}, {fmt})", err=True)
+    else:
+        sys.stdout.buffer.write(content)
+        if not content.endswith(b"\n"):
+            sys.stdout.buffer.write(b"\n")

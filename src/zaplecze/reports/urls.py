@@ -1,0 +1,17 @@
+"""Report screens, mounted under /reports/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "reports"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("download/", views.download, name="download"),
+    path("runs/", views.runs, name="runs"),
+    path("runs/<int:run_id>/", views.run_download, name="run_download"),
+    path("schedules/", views.schedules, name="schedules"),
+    path("schedules/new/", views.schedule_create, name="schedule_create"),
+    path("schedules/<int:schedule_id>/", views.schedule_edit, name="schedule_edit"),
+    path("schedules/<int:schedule_id>/delete/", views.schedule_delete, name="schedule_delete"),
+]
