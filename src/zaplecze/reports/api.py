@@ -156,3 +156,14 @@ def schedule_delete(request, schedule_id: int):
         raise NotFound(f"No schedule {schedule_id}")
     services.schedule_delete(schedule=schedule, actor=request.auth)
     return Status(204, None)
+
+
+@router.get("/process", response={200: dict, **errors(400, 422)}, summary="Process mining of order handling")
+@allow("reports.view")
+def process(request, query: Query[PeriodQuery]):
+    """For the orders placed in the period: lead times between placed, paid, packed, shipped and delivered
+    (median and 90th percentile hours, overall and by channel, warehouse, delivery method, weekday and hour
+    of payment), the bottleneck, ship-by compliance, the paths orders took, the process map and a histogram."""
+    from .process import process_report
+
+    return _json(process_report(Period(query.date_from, query.date_to), channel=query.channel))

@@ -50,3 +50,52 @@ def to_svg(spec: dict) -> str:
     import vl_convert
 
     return vl_convert.vegalite_to_svg(spec)
+
+
+def lead_time_histogram(rows: list[dict], *, width: int | str = "container", height: int = 180) -> dict:
+    """Orders by hours from placed to shipped (bins of unequal width, drawn as equal bars with labels)."""
+    data = [
+        {
+            "bin": f"{r['from_h']}–{r['to_h']} h" if r["to_h"] is not None else f"≥ {r['from_h']} h",
+            "orders": r["orders"],
+            "i": i,
+        }
+        for i, r in enumerate(rows)
+    ]
+    chart = (
+        alt.Chart(alt.Data(values=data))
+        .mark_bar(color="#7c3aed")
+        .encode(
+            x=alt.X(
+                "bin:N",
+                title=_("Hours from placed to shipped"),
+                sort=alt.EncodingSortField("i"),
+                axis=alt.Axis(labelAngle=0),
+            ),
+            y=alt.Y("orders:Q", title=_("Orders"), axis=alt.Axis(tickCount=4)),
+            tooltip=[alt.Tooltip("bin:N", title=""), alt.Tooltip("orders:Q", title=_("Orders"), format=",")],
+        )
+        .properties(width=width, height=height)
+    )
+    return chart.configure_view(stroke=None).to_dict()
+
+
+def step_times(rows: list[dict], *, width: int | str = "container") -> dict:
+    """Median (bar) and 90th percentile (tick) hours of each step."""
+    data = [{"step": r["label"], "median": r["median_h"], "p90": r["p90_h"]} for r in rows if r["count"]]
+    base = alt.Chart(alt.Data(values=data)).encode(y=alt.Y("step:N", title=None, sort=None))
+    bars = base.mark_bar(color="#2563eb").encode(
+        x=alt.X("median:Q", title=_("Hours (median; the tick is the 90th percentile)")),
+        tooltip=[
+            alt.Tooltip("step:N", title=""),
+            alt.Tooltip("median:Q", title=_("Median")),
+            alt.Tooltip("p90:Q", title="p90"),
+        ],
+    )
+    ticks = base.mark_tick(color="#111", thickness=2, size=18).encode(x="p90:Q")
+    return (
+        (bars + ticks)
+        .properties(width=width, height=max(60, 30 * len(data)))
+        .configure_view(stroke=None)
+        .to_dict()
+    )

@@ -8,6 +8,7 @@ app_name = "reports"
 urlpatterns = [
     path("", views.index, name="index"),
     path("download/", views.download, name="download"),
+    path("process/", views.process, name="process"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:run_id>/", views.run_download, name="run_download"),
     path("schedules/", views.schedules, name="schedules"),

@@ -185,3 +185,33 @@ def schedule_delete(request, schedule_id: int):
     services.schedule_delete(schedule=schedule, actor=request.user)
     messages.success(request, _("Schedule deleted."))
     return redirect("reports:schedules")
+
+
+@require("reports.view")
+def process(request):
+    """Process mining of the orders placed in a period: lead times, bottleneck, variants, map."""
+    from . import charts
+    from .process import map_drawing, milestone_labels, process_report
+
+    form = _form(request)
+    ctx: dict = {"form": form, "presets": _presets(local_today()), "labels": milestone_labels()}
+    if form.is_valid():
+        channel = form.cleaned_data["channel"]
+        try:
+            period = Period(form.cleaned_data["date_from"], form.cleaned_data["date_to"])
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            data = process_report(period, channel=channel)
+            stage_names = dict(Stage.choices)
+            for v in data["variants"]:
+                v["names"] = [str(stage_names.get(s, s)) for s in v["path"]]
+            ctx.update(
+                data=data,
+                drawing=map_drawing(data["map"]),
+                charts={
+                    "histogram": charts.lead_time_histogram(data["histogram"]),
+                    "steps": charts.step_times(data["steps"]),
+                },
+            )
+    return render(request, "reports/process.html", ctx)

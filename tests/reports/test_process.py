@@ -1,0 +1,126 @@
+"""Process mining (reports.process) on order logs written for the purpose: lead times, the bottleneck,
+ship-by compliance, the paths orders took, the map, and the page and API on top."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from zaplecze.orders.models import Order, OrderEvent
+from zaplecze.reports.process import process_report
+from zaplecze.reports.sales import Period
+
+pytestmark = pytest.mark.django_db
+UTC = dt.UTC
+T0 = dt.datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # a Monday, 09:00 in Warsaw
+NOV = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+
+
+def _trace(ingest, n: int, moves: list[tuple[float, str, str]], *, paid_h: float | None = 0.0, ship_by_h=24):
+    """An order placed at T0 + n minutes whose log has `moves`: (hours after placing, stage, status)."""
+    placed = T0 + dt.timedelta(minutes=n)
+    order = ingest(external_id=str(n), number=f"#{n}", placed_at=placed.isoformat()).order
+    OrderEvent.objects.filter(order=order).exclude(kind="created").delete()
+    OrderEvent.objects.filter(order=order, kind="created").update(to_stage="new", to_status="new")
+    for hours, stage, status in moves:
+        OrderEvent.objects.create(
+            order=order,
+            kind="status",
+            at=placed + dt.timedelta(hours=hours),
+            to_stage=stage,
+            to_status=status,
+        )
+    Order.objects.filter(pk=order.pk).update(
+        paid_at=None if paid_h is None else placed + dt.timedelta(hours=paid_h),
+        ship_by=placed + dt.timedelta(hours=ship_by_h),
+        shipped_at=None,
+        delivered_at=None,
+    )
+    return order
+
+
+HAPPY = [
+    (1, "ready", "paid"),
+    (5, "in_fulfilment", "packed"),
+    (7, "shipped", "shipped"),
+    (31, "delivered", "delivered"),
+]
+
+
+@pytest.fixture
+def log(ingest, product_factory):
+    product_factory(sku="SKU-0001", stock=100)
+    for n in range(1, 5):  # four happy orders, packing takes 4 h, shipping 2 h after packing
+        _trace(ingest, n, HAPPY, paid_h=1)
+    # one shipped late (30 h after placing, ship-by 24 h)
+    _trace(
+        ingest,
+        5,
+        [(1, "ready", "paid"), (20, "in_fulfilment", "packed"), (30, "shipped", "shipped")],
+        paid_h=1,
+    )
+    # cancelled after payment, then re-opened
+    _trace(ingest, 6, [(1, "ready", "paid"), (2, "cancelled", "cancelled"), (3, "ready", "paid")], paid_h=1)
+    # never paid, cancelled
+    _trace(
+        ingest, 7, [(2, "awaiting_payment", "awaiting_payment"), (50, "cancelled", "cancelled")], paid_h=None
+    )
+
+
+def test_lead_times_bottleneck_and_ship_by(log):
+    r = process_report(NOV)
+    steps = {(s["from"], s["to"]): s for s in r["steps"]}
+    assert steps[("placed", "paid")]["count"] == 6 and steps[("placed", "paid")]["median_h"] == 1.0
+    assert steps[("paid", "packed")]["median_h"] == 4.0 and steps[("paid", "packed")]["count"] == 5
+    assert steps[("packed", "shipped")]["median_h"] == 2.0
+    assert steps[("shipped", "delivered")]["median_h"] == 24.0  # longer, but the carrier's part
+    assert (r["bottleneck"]["from"], r["bottleneck"]["to"]) == ("paid", "packed")
+    assert r["placed_to_shipped"]["count"] == 5 and r["placed_to_shipped"]["median_h"] == 7.0
+    assert r["ship_by"] == {"shipped": 5, "on_time": 4, "without_ship_by": 0, "rate": 0.8}
+    assert r["by"]["pay_weekday"][0]["key"] == "1"  # paid on a Monday, local time
+
+
+def test_paths_with_cancelled_after_payment_and_reopened(log):
+    r = process_report(NOV)
+    paths = {tuple(v["path"]): v for v in r["variants"]}
+    happy = paths[("new", "ready", "in_fulfilment", "shipped", "delivered")]
+    assert happy["orders"] == 4 and not happy["cancelled_after_payment"]
+    odd = paths[("new", "ready", "cancelled", "ready")]
+    assert odd["cancelled_after_payment"] and odd["reopened"]
+    unpaid = paths[("new", "awaiting_payment", "cancelled")]
+    assert not unpaid["cancelled_after_payment"] and not unpaid["reopened"]
+
+
+def test_the_map_counts_orders_per_stage_and_per_move(log):
+    pmap = process_report(NOV)["map"]
+    nodes = {n["stage"]: n["orders"] for n in pmap["nodes"]}
+    assert nodes["new"] == 7 and nodes["shipped"] == 5 and nodes["cancelled"] == 2
+    edges = {(e["from"], e["to"]): e for e in pmap["edges"]}
+    assert edges[("ready", "in_fulfilment")]["orders"] == 5
+    assert edges[("cancelled", "ready")]["orders"] == 1
+    assert edges[("in_fulfilment", "shipped")]["median_h"] == 2.0
+
+
+def test_an_empty_period_is_not_an_error():
+    r = process_report(Period(dt.date(2020, 1, 1), dt.date(2020, 1, 31)))
+    assert r["orders"] == 0 and r["bottleneck"] is None and r["variants"] == [] and r["histogram"] == []
+
+
+def test_page_and_api(admin_client, log):
+    page = admin_client.get(reverse("reports:process"), {"date_from": "2026-11-01", "date_to": "2026-11-30"})
+    body = page.content.decode()
+    assert page.status_code == 200 and 'data-stage="cancelled"' in body and "cancelled after payment" in body
+    api = admin_client.get("/api/v1/reports/process", {"from": "2026-11-01", "to": "2026-11-30"})
+    assert api.status_code in (200, 401)  # session auth is not the API's; checked with a token below
+
+
+def test_api_with_a_token(make_user, log):
+    from django.test import Client
+
+    from zaplecze.core.services import token_create
+
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token_create(user=make_user('organiser'))}")
+    r = api.get("/api/v1/reports/process", {"from": "2026-11-01", "to": "2026-11-30"})
+    assert r.status_code == 200 and r.json()["ship_by"]["rate"] == 0.8
