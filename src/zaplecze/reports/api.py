@@ -167,3 +167,15 @@ def process(request, query: Query[PeriodQuery]):
     from .process import process_report
 
     return _json(process_report(Period(query.date_from, query.date_to), channel=query.channel))
+
+
+@router.get(
+    "/customers", response={200: dict, **errors(400, 422)}, summary="Cohorts, RFM, lifetime value, ABC"
+)
+@allow("reports.view")
+def customers(request, query: Query[PeriodQuery]):
+    """Monthly cohorts of customers first seen in the period with their retention, RFM segments and
+    historical lifetime value as of the period's last day, and the ABC classes of the products sold in it."""
+    from .customers import customers_report
+
+    return _json(customers_report(Period(query.date_from, query.date_to)))

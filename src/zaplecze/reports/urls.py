@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("download/", views.download, name="download"),
     path("process/", views.process, name="process"),
+    path("customers/", views.customers, name="customers"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:run_id>/", views.run_download, name="run_download"),
     path("schedules/", views.schedules, name="schedules"),

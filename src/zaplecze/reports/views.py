@@ -215,3 +215,26 @@ def process(request):
                 },
             )
     return render(request, "reports/process.html", ctx)
+
+
+@require("reports.view")
+def customers(request):
+    """Cohort retention, RFM segments, lifetime value and the ABC classes of products."""
+    from .customers import customers_report
+
+    form = _form(request)
+    ctx: dict = {"form": form, "presets": _presets(local_today())}
+    if form.is_valid():
+        try:
+            period = Period(form.cleaned_data["date_from"], form.cleaned_data["date_to"])
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            data = customers_report(period)
+            for row in data["cohorts"]:
+                row["cells"] = [
+                    {"value": v, "heat": None if v is None else min(100, round(v * 300))}
+                    for v in row["retention"]
+                ]
+            ctx.update(data=data, months=range(13))
+    return render(request, "reports/customers.html", ctx)
