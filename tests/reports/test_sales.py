@@ -126,3 +126,25 @@ def test_a_period_that_ends_before_it_starts_is_refused():
 def test_29_february_last_year_is_the_28th():
     p = Period(dt.date(2028, 2, 29), dt.date(2028, 2, 29)).last_year()
     assert (p.start, p.end) == (dt.date(2027, 2, 28), dt.date(2027, 2, 28))
+
+
+def test_by_category_and_brand_with_margin_marked_incomplete(ingest, product_factory):
+    from zaplecze.catalog.models import Category, Product, Variant
+
+    a = product_factory(sku="CAT-A", price="100.00", stock=10)
+    b = product_factory(sku="CAT-B", price="50.00", stock=10)
+    cups = Category.objects.create(name="Kubki", slug="kubki")
+    Product.objects.filter(pk=a.product_id).update(category=cups, brand="Ceramik")
+    Product.objects.filter(pk=b.product_id).update(category=cups, brand="Glina")
+    Variant.objects.filter(pk=a.pk).update(cost_price=D("40.00"))
+    for n, sku, price in ((1, "CAT-A", "100.00"), (2, "CAT-B", "50.00")):
+        ingest(
+            external_id=str(n), number=f"#{n}", placed_at=dt.datetime(2026, 11, 3, 10, tzinfo=WAW).isoformat(),
+            lines=[{"sku": sku, "name": sku, "quantity": 1, "unit_price_gross": price, "vat_rate": "23"}],
+        )  # fmt: skip
+    r = sales_report(Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30)))
+    (cat,) = r["by_category"]
+    assert (cat["name"], cat["revenue_gross"], cat["units"]) == ("Kubki", D("150.00"), 2)
+    assert cat["margin"] == D("41.30") and cat["margin_complete"] is False  # 81.30 - 40, B has no cost
+    brands = {x["name"]: x for x in r["by_brand"]}
+    assert brands["Ceramik"]["margin_complete"] is True and brands["Glina"]["margin"] is None

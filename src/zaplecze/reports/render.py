@@ -61,11 +61,28 @@ def _sales_tables(data: dict) -> list[tuple[str, list[str], list[list]]]:
         (_("By delivery method"), head, group(data["by_delivery_method"])),
         (_("By customer type"), head, group(data["by_customer_type"])),
         (
+            _("By category"),
+            [_("Category"), _("Revenue (gross)"), _("Units"), _("Share"), _("Margin")],
+            [_product_group(r) for r in data["by_category"]],
+        ),
+        (
+            _("By brand"),
+            [_("Brand"), _("Revenue (gross)"), _("Units"), _("Share"), _("Margin")],
+            [_product_group(r) for r in data["by_brand"]],
+        ),
+        (
             _("Top products"),
             ["SKU", _("Name"), _("Units"), _("Revenue (gross)")],
             [[r["sku"], r["name"], r["units"], r["revenue_gross"]] for r in data["top_products"]],
         ),
     ]
+
+
+def _product_group(r: dict) -> list:
+    margin = r["margin"]
+    if margin is not None and not r["margin_complete"]:
+        margin = f"{margin} ({_('incomplete')})"
+    return [r["name"] or "—", r["revenue_gross"], r["units"], r["share"], margin]
 
 
 def _operations_tables(data: dict) -> list[tuple[str, list[str], list[list]]]:

@@ -201,6 +201,41 @@ def top_products(period: Period, *, currency: str = "PLN", channel: str = "", li
     return [{**r, "revenue_gross": _money(r["revenue_gross"])} for r in rows]
 
 
+def by_product_group(period: Period, field: str, *, currency: str = "PLN", channel: str = "") -> list[dict]:
+    """Lines grouped by a product attribute (category or brand): gross revenue, units and margin, with the
+    margin marked incomplete for a group where a line has no cost price. Lines of unknown SKUs group as ""."""
+    lines = OrderLine.objects.filter(order__in=counted_orders(period, currency=currency, channel=channel))
+    cost = ExpressionWrapper(
+        F("variant__cost_price") * F("quantity"), output_field=DecimalField(max_digits=20, decimal_places=2)
+    )
+    rows = lines.values(field).annotate(
+        revenue_gross=Sum("total_gross"), net=Sum("total_net"), units=Sum("quantity"), lines=Count("id")
+    )
+    known = {
+        r[field]: r
+        for r in lines.filter(variant__cost_price__isnull=False)
+        .values(field)
+        .annotate(net=Sum("total_net"), cost=Sum(cost), lines=Count("id"))
+    }
+    total = sum((r["revenue_gross"] or 0) for r in rows)
+    out = []
+    for r in rows:
+        k = known.get(r[field])
+        margin = _money(k["net"] - (k["cost"] or 0)) if k else None
+        out.append(
+            {
+                "key": r[field] or "",
+                "name": r[field] or "",
+                "revenue_gross": _money(r["revenue_gross"]),
+                "units": r["units"] or 0,
+                "share": _ratio(r["revenue_gross"] or 0, total),
+                "margin": margin,
+                "margin_complete": bool(k) and k["lines"] == r["lines"],
+            }
+        )
+    return sorted(out, key=lambda r: (-r["revenue_gross"], r["key"]))
+
+
 def customers(period: Period, *, currency: str = "PLN", channel: str = "") -> dict:
     """New vs returning customers: new = their first counted order (ever, any channel) is in the period.
 
@@ -271,6 +306,10 @@ def sales_report(period: Period, *, currency: str = "PLN", channel: str = "", to
         "by_payment_method": _grouped(orders, "payment_method"),
         "by_delivery_method": _grouped(orders, "delivery_method"),
         "by_customer_type": _grouped(orders, "customer_type"),
+        "by_category": by_product_group(
+            period, "variant__product__category__name", currency=currency, channel=channel
+        ),
+        "by_brand": by_product_group(period, "variant__product__brand", currency=currency, channel=channel),
         "top_products": top_products(period, currency=currency, channel=channel, limit=top),
         "other_currencies": other_currencies(period, currency=currency, channel=channel),
     }
