@@ -179,3 +179,33 @@ def customers(request, query: Query[PeriodQuery]):
     from .customers import customers_report
 
     return _json(customers_report(Period(query.date_from, query.date_to)))
+
+
+class AnomalyOut(Schema):
+    id: int
+    metric: str
+    day: dt.date
+    channel: str
+    value: float
+    expected: float
+    low: float
+    high: float
+    score: float
+    state: str
+    text: str
+
+    @staticmethod
+    def resolve_text(obj) -> str:
+        from .anomalies import describe
+
+        return describe(obj)
+
+
+@router.get("/anomalies", response={200: list[AnomalyOut], **errors()}, summary="Sales anomaly alerts")
+@allow("reports.view")
+def anomalies(request):
+    """Days whose orders or gross revenue left the range expected from the same weekday in the 8 weeks
+    before, newest first, with the evidence."""
+    from .models import Anomaly
+
+    return list(Anomaly.objects.order_by("-day", "metric")[:500])

@@ -11,6 +11,7 @@ import click
 
 def register_cli(main: click.Group) -> None:
     main.add_command(report)
+    main.add_command(anomalies)
 
 
 def _setup_django() -> None:
@@ -73,3 +74,28 @@ def report(kind, date_from, date_to, channel, fmt, output):
         sys.stdout.buffer.write(content)
         if not content.endswith(b"\n"):
             sys.stdout.buffer.write(b"\n")
+
+
+@click.command("anomalies")
+@click.option("--day", help="The day to check (YYYY-MM-DD); default: yesterday")
+@click.option("--json", "as_json", is_flag=True, help="Print the anomalies found as JSON")
+def anomalies(day, as_json):
+    """Check a day's orders and gross revenue against the same weekday in the 8 weeks before."""
+    _setup_django()
+    import json
+
+    from zaplecze.core.businesstime import local_today
+
+    from .anomalies import check_day, describe
+
+    when = _date(day, "--day") or local_today() - dt.timedelta(days=1)
+    found = check_day(when)
+    if as_json:
+        click.echo(json.dumps([{"metric": a.metric, "day": a.day.isoformat(), "value": float(a.value),
+                                "expected": float(a.expected), "score": a.score, "text": describe(a)}
+                               for a in found], ensure_ascii=False))  # fmt: skip
+    elif found:
+        for a in found:
+            click.echo(describe(a))
+    else:
+        click.echo(f"{when}: nothing unusual (or no new anomaly)")

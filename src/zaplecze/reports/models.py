@@ -89,3 +89,41 @@ class ReportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.period_from}..{self.period_to} ({self.format})"
+
+
+class Anomaly(models.Model):
+    """A day whose orders or revenue left the range expected from the same weekday in the weeks before."""
+
+    class Metric(models.TextChoices):
+        ORDERS = "orders", _("Orders")
+        REVENUE = "revenue_gross", _("Revenue (gross)")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    day = models.DateField()
+    channel = models.CharField(max_length=40, blank=True, default="")
+    value = models.DecimalField(max_digits=20, decimal_places=2)
+    expected = models.DecimalField(max_digits=20, decimal_places=2)  # the baseline median
+    low = models.DecimalField(max_digits=20, decimal_places=2)
+    high = models.DecimalField(max_digits=20, decimal_places=2)
+    score = models.FloatField()  # robust z-score against the baseline
+    baseline_days = models.JSONField(default=list)  # the days compared with, for the evidence
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "day", "channel"], name="anomaly_metric_day_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.day}: {self.value} (expected {self.expected})"
+
+    @property
+    def direction(self) -> str:
+        return "up" if self.value > self.expected else "down"

@@ -238,3 +238,29 @@ def customers(request):
                 ]
             ctx.update(data=data, months=range(13))
     return render(request, "reports/customers.html", ctx)
+
+
+@require("reports.view")
+def alerts(request):
+    """Unusual days (orders, revenue) found by the daily check, with their evidence."""
+    from .anomalies import describe
+    from .models import Anomaly
+
+    state = request.GET.get("state", Anomaly.State.OPEN)
+    items = Anomaly.objects.all() if state == "all" else Anomaly.objects.filter(state=state)
+    rows = [{"a": a, "text": describe(a)} for a in items.order_by("-day", "metric")[:200]]
+    return render(request, "reports/alerts.html", {"rows": rows, "state": state})
+
+
+@require("reports.manage")
+@require_POST
+def alert_dismiss(request, anomaly_id: int):
+    from .models import Anomaly
+
+    updated = Anomaly.objects.filter(pk=anomaly_id).update(
+        state=Anomaly.State.DISMISSED, note=(request.POST.get("note") or "")[:300]
+    )
+    if not updated:
+        raise Http404
+    messages.success(request, _("Alert dismissed."))
+    return redirect("reports:alerts")

@@ -16,4 +16,9 @@ def build(world) -> dict:
         values={"name": "Weekly", "kind": "sales", "frequency": "weekly", "format": "pdf",
                 "recipients": "boss@example.com"},
     )  # fmt: skip
-    return {"run_id": run.pk, "schedule_id": schedule.pk}
+    from zaplecze.reports.models import Anomaly
+
+    anomaly = Anomaly.objects.create(
+        metric="orders", day=dt.date(2026, 11, 23), value=0, expected=5, low=0, high=10, score=-4.0
+    )
+    return {"run_id": run.pk, "schedule_id": schedule.pk, "anomaly_id": anomaly.pk}
