@@ -300,6 +300,8 @@ def test_api_dry_run_log_and_types(api, order):
         "assign_warehouse",
         "create_shipment",
         "send_email",
+        "channel_push_status",
+        "channel_push_tracking",
     }
     assert len(types["conditions"]) == 12
 

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 # with a secret in their address, so CSRF does not apply. Each one is listed here on purpose.
 # Endpoints called by machines without a session (a carrier's webhook, the tracking script's beacon), and the
 # API's catch-all that only ever answers a JSON 404 and changes nothing.
-MACHINE_ENDPOINTS = {"shipping:inpost_webhook", "analytics_public:collect", "api:not-found"}
+# hooks:receive - shop/marketplace webhooks: no cookie session; the HMAC signature on the raw body is checked
+# before anything is written (integrations.services.webhook_receive).
+MACHINE_ENDPOINTS = {"shipping:inpost_webhook", "analytics_public:collect", "api:not-found", "hooks:receive"}
 
 
 def test_no_browser_view_is_csrf_exempt():

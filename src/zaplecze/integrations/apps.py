@@ -5,3 +5,8 @@ class IntegrationsConfig(AppConfig):
     name = "zaplecze.integrations"
     label = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        from . import automation
+
+        automation.register()

@@ -1185,6 +1185,30 @@ def order_tags_change(
     return changed
 
 
+def order_flag_attention(*, order_id: int, reasons: list[dict], source: str) -> bool:
+    """Add attention reasons ({code, message}) raised outside intake (e.g. a shop sent a status no mapping
+    knows) to an order, once each, with a note in its history. Reasons added this way stay until someone
+    resolves them (intake carries reasons it did not raise). Returns whether anything was added."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            return False
+        current = list(order.attention_reasons or [])
+        seen = {(r.get("code"), r.get("message")) for r in current}
+        added = [r for r in reasons if (r.get("code"), r.get("message")) not in seen]
+        if not added:
+            return False
+        Order.objects.filter(pk=order_id).update(needs_attention=True, attention_reasons=current + added)
+        OrderEvent.objects.create(
+            order_id=order_id,
+            kind=OrderEvent.Kind.NOTE,
+            actor_label=source,
+            message="; ".join(r["message"] for r in added),
+            data={"attention": added},
+        )
+    return True
+
+
 def order_resolve_attention(*, order_id: int, actor: User | None, note: str = "") -> Order:
     with transaction.atomic():
         order = _lock(order_id, None)
