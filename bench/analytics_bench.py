@@ -7,9 +7,12 @@
    concatenated `--copies` times into a temp file (100 copies = 1,000,000 lines); `zaplecze analytics
    import-log` vs `goaccess FILE --log-format=COMBINED -o report.json` (GoAccess 1.7) on the same file:
    lines/s, the ratio, peak RSS of each, and whether requests / unique visitors agree;
-2. dashboard: `--events` synthetic events over 365 days and `--orders` orders (Parquet, as the worker writes
-   them); every panel of the dashboard (`selectors.dashboard`) timed `--reps` times for the last 30 days
-   and for the whole year: p50/p95 per panel;
+2. dashboard: `--orders` orders inserted into the (SQLite) database and exported to Parquet by the real
+   `warehouse.orders_export()` (the metrics join orders from that export, through DuckDB); `--events`
+   synthetic events over 365 days written straight into the date partitions with pyarrow (not through the
+   collector); visits built per day as the flush does; every panel of the dashboard timed `--reps` times for
+   the last 30 days and for the whole year, plus the whole page (`selectors.dashboard`, which also runs the
+   incremental orders export): p50/p95 per panel;
 3. collector: gunicorn (2 workers) on loopback, `--collect` events POSTed by 8 client threads over
    keep-alive connections: events/s accepted, p50/p99 latency, and events sent = events stored after a flush.
 `main(argv)` returns the figures as a dict (bench/run.py).
@@ -140,82 +143,152 @@ def bench_log(copies: int, tmp: Path, skip_goaccess: bool) -> dict:
 
 # --- 2. dashboard on many events ----------------------------------------------------------------------
 
-DASH_CHILD = """
-import datetime as dt, json, time, django
+DASH_CHILD = r"""
+import datetime as dt, json, os, time, django
 django.setup()
 import numpy as np, pyarrow as pa
-from zaplecze.analytics import metrics, warehouse, selectors
+from django.db import connection
+from zaplecze.analytics import metrics, warehouse, selectors, visits
+from zaplecze.orders.models import Channel, Order, OrderStatus
 N, M, REPS = %d, %d, %d
 rng = np.random.default_rng(7)
 end = dt.date(2026, 11, 20)
 start = end - dt.timedelta(days=364)
+out = {}
+
+# 1. Orders: in the database (SQLite here), as the shop has them. One template order through the ORM, then
+#    M copies by one INSERT ... SELECT over a generated sequence (5%% cancelled, 2%% refunded).
 t0 = time.perf_counter()
-# visits of 1-6 events; visitors rotate daily; purchases name real orders
-n_visits = N // 3
-visit_day = rng.integers(0, 365, n_visits)
-visit_sec = rng.integers(0, 86000, n_visits)
-visit_len = rng.integers(1, 6, n_visits)
-idx = np.repeat(np.arange(n_visits), visit_len)[:N]
-offset = (np.arange(len(idx)) - np.repeat(np.cumsum(visit_len) - visit_len, visit_len)[:N]) * 40
-base = np.datetime64(start.isoformat(), "s").astype("int64")
-ts = (base + visit_day[idx] * 86400 + visit_sec[idx] + offset) * 1_000_000
+status = OrderStatus.objects.filter(stage="delivered").first()
+tpl = Order.objects.create(channel=Channel.objects.first(), external_id="template", number="template",
+                           status=status, stage="delivered", total_net=81, total_vat=18.63, total_gross=99.63,
+                           placed_at=dt.datetime(2025, 11, 21, tzinfo=dt.UTC), payment_status="paid")
+cols = [f.column for f in Order._meta.concrete_fields if f.column != "id"]
+override = {
+    "external_id": "'b' || i", "number": "CAST(i AS TEXT)",
+    "stage": "CASE WHEN i %% 20 = 7 THEN 'cancelled' ELSE 'delivered' END",
+    "payment_status": "CASE WHEN i %% 50 = 3 THEN 'refunded' ELSE 'paid' END",
+    "total_gross": "CAST(50 + (i %% 400) AS REAL)",
+    "placed_at": "datetime('2025-11-21', '+' || ((i * 31) %% 31536000) || ' seconds')",
+    "updated_at": "datetime('2025-11-21', '+' || ((i * 31) %% 31536000) || ' seconds')",
+    "created_at": "datetime('2025-11-21', '+' || ((i * 31) %% 31536000) || ' seconds')",
+}
+select = ", ".join(override.get(c, f'o."{c}"') for c in cols)
+with connection.cursor() as cur:
+    cur.execute(
+        f'INSERT INTO orders_order ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+        f"WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < {M - 1}) "
+        f"SELECT {select} FROM seq, orders_order o WHERE o.id = {tpl.pk}"
+    )
+out["orders_insert_s"] = round(time.perf_counter() - t0, 1)
+t = time.perf_counter()
+exported = warehouse.orders_export()
+out["orders_export_first_s"] = round(time.perf_counter() - t, 1)
+t = time.perf_counter()
+warehouse.orders_export()
+out["orders_export_incremental_ms"] = round((time.perf_counter() - t) * 1000, 1)
+out["orders"] = Order.objects.count()
+
+# 2. Events: N over 365 days, written straight into the date partitions (one zstd Parquet file per day, as
+#    after compaction). Visits of 1-6 events 40 s apart; 3%% of visits reach the purchase, naming an order;
+#    visitor ids are unique per day (they rotate daily).
+t0 = time.perf_counter()
+base_ts = np.datetime64(start.isoformat(), "s").astype("int64")
 sources = np.array(["search", "direct", "social", "email", "paid", "marketplace", "other"])
+names = np.array(["Google", "Direct", "Facebook", "newsletter", "google", "Ceneo", "blog.example.pl"])
 devices = np.array(["desktop", "mobile", "tablet"])
+browsers = np.array(["Chrome", "Mobile Safari", "Firefox", "Edge"])
+oses = np.array(["Windows", "iOS", "Android", "Linux"])
 pages = np.array([f"/p/{i}" for i in range(2000)])
 kinds = np.array(["pageview", "pageview", "product_view", "add_to_cart", "begin_checkout", "purchase"])
-step = np.minimum(offset // 40, 5)
-kind = kinds[step]
-n = len(idx)
-order_no = np.where(kind == "purchase", (idx %% M).astype(str), "")
-table = pa.table({
-  "event_id": pa.array(np.char.add("e", np.arange(n).astype(str))),
-  "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-  "site": pa.array(["shop.example"] * n), "event": pa.array(kind), "name": pa.array([""] * n),
-  "visitor": pa.array(idx.astype("int64")), "path": pa.array(pages[rng.integers(0, 2000, n)]),
-  "raw_path": pa.array([""] * n), "host": pa.array(["shop.example"] * n), "referrer": pa.array([""] * n),
-  "source": pa.array(sources[idx %% 7]), "source_name": pa.array(sources[idx %% 7]),
-  "utm_source": pa.array([""] * n), "utm_medium": pa.array([""] * n), "utm_campaign": pa.array([""] * n),
-  "utm_content": pa.array([""] * n), "utm_term": pa.array([""] * n),
-  "device": pa.array(devices[idx %% 3]), "browser": pa.array(["Chrome"] * n), "os": pa.array(["Windows"] * n),
-  "is_bot": pa.array(np.zeros(n, bool)), "is_static": pa.array(np.zeros(n, bool)),
-  "sku": pa.array([""] * n), "order_number": pa.array(order_no),
-  "value": pa.nulls(n, pa.decimal128(20, 2)), "currency": pa.array([""] * n), "props": pa.array([""] * n),
-  "origin": pa.array(["collector"] * n), "status": pa.nulls(n, pa.int16()), "bytes": pa.nulls(n, pa.int64()),
-  "method": pa.array([""] * n),
-}).cast(warehouse.SCHEMA)
-days = (ts // 86_400_000_000).astype("int64")
-import pyarrow.compute as pc
-day_arr = pa.array(days)
-for d in np.unique(days):
-    part = table.filter(pc.equal(day_arr, int(d)))
-    day = dt.date(1970, 1, 1) + dt.timedelta(days=int(d))
-    warehouse.write_parquet_atomic(part, warehouse.partition(day) / "bench.parquet")
-from decimal import Decimal
-placed = pa.array((base + rng.integers(0, 365 * 86400, M)) * 1_000_000, pa.timestamp("us", tz="UTC"))
-orders = pa.table({"id": pa.array(np.arange(M, dtype="int64")), "number": pa.array(np.arange(M).astype(str)),
-  "channel": pa.array(["shop"] * M), "stage": pa.array(np.where(rng.random(M) < 0.05, "cancelled", "delivered")),
-  "payment_status": pa.array(["paid"] * M), "total_gross": pa.array([Decimal("99.90")] * M, pa.decimal128(20, 2)),
-  "currency": pa.array(["PLN"] * M), "placed_at": placed, "updated_at": placed}).cast(warehouse.ORDER_SCHEMA)
-warehouse.write_parquet_atomic(orders, warehouse.orders_dir() / "o-00000001.parquet")
-setup = time.perf_counter() - t0
-out = {"events": n, "orders": M, "setup_s": round(setup, 1)}
+lengths = np.arange(1, 7)
+probs = np.array([0.35, 0.25, 0.15, 0.12, 0.10, 0.03])
+per_day = N // 365
+written, order_seq = 0, 0
+for d in range(365):
+    day = start + dt.timedelta(days=d)
+    want = per_day + (N - per_day * 365 if d == 364 else 0)
+    n_v = int(want / float((lengths * probs).sum()) * 1.2) + 20
+    vlen = rng.choice(lengths, n_v, p=probs)
+    cum = np.cumsum(vlen)
+    n_v = int(np.searchsorted(cum, want)) + 1
+    vlen = vlen[:n_v]
+    vlen[-1] -= int(cum[n_v - 1] - want)
+    idx = np.repeat(np.arange(n_v), vlen)
+    step = np.arange(len(idx)) - np.repeat(np.cumsum(vlen) - vlen, vlen)
+    vstart = rng.integers(0, 86400 - 300, n_v)
+    ts = (base_ts + d * 86400 + vstart[idx] + step * 40) * 1_000_000
+    kind = kinds[np.minimum(step, 5)]
+    n = len(idx)
+    buys = kind == "purchase"
+    order_no = np.full(n, "", dtype=object)
+    k = int(buys.sum())
+    order_no[buys] = ((order_seq + np.arange(k)) %% M).astype(str)
+    order_seq += k
+    src = rng.integers(0, 7, n_v)[idx]
+    dev = rng.integers(0, 3, n_v)[idx]
+    empty = pa.array(np.full(n, "", dtype=object), pa.string())
+    table = pa.table({
+        "event_id": pa.array(np.char.add(f"e{d}-", np.arange(n).astype(str))),
+        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        "site": pa.array(np.full(n, "shop.example", dtype=object)), "event": pa.array(kind), "name": empty,
+        "visitor": pa.array((d * 10_000_000 + idx).astype("int64")),
+        "path": pa.array(pages[rng.integers(0, 2000, n)]),
+        "raw_path": empty, "host": pa.array(np.full(n, "shop.example", dtype=object)), "referrer": empty,
+        "source": pa.array(sources[src]), "source_name": pa.array(names[src]),
+        "utm_source": empty, "utm_medium": empty, "utm_campaign": empty, "utm_content": empty, "utm_term": empty,
+        "device": pa.array(devices[dev]), "browser": pa.array(browsers[dev]), "os": pa.array(oses[dev]),
+        "is_bot": pa.array(np.zeros(n, bool)), "is_static": pa.array(np.zeros(n, bool)),
+        "sku": empty, "order_number": pa.array(order_no, pa.string()),
+        "value": pa.nulls(n, pa.decimal128(20, 2)), "currency": empty, "props": empty,
+        "origin": pa.array(np.full(n, "collector", dtype=object)), "status": pa.nulls(n, pa.int16()),
+        "bytes": pa.nulls(n, pa.int64()), "method": empty,
+    }).cast(warehouse.SCHEMA)
+    warehouse.write_parquet_atomic(table, warehouse.partition(day) / "bench.parquet")
+    written += n
+out["events"] = written
+out["purchases"] = order_seq
+out["events_write_s"] = round(time.perf_counter() - t0, 1)
+
+# 3. Visits, built as the worker does (per day after a flush, runs of stale days in one query; one file per
+#    settled month): timed once here, so the queries below read pre-built visits as in steady state.
+t = time.perf_counter()
+visits.ensure(start, end)
+out["visits_build_s"] = round(time.perf_counter() - t, 1)
+out["visits_build_ms_per_day"] = round((time.perf_counter() - t) / 365 * 1000, 1)
+t = time.perf_counter()
+visits.refresh([end])
+out["visits_refresh_one_day_ms"] = round((time.perf_counter() - t) * 1000, 1)
+
+# 4. Every panel, --reps times, for the last 30 days and for the whole year (each with its previous period).
+def pct(xs, p):
+    xs = sorted(xs)
+    return round(xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))] * 1000, 1)
+
 for label, d0 in (("30d", end - dt.timedelta(days=29)), ("365d", start)):
     times = {}
     for _ in range(REPS):
         q = metrics.Query("shop.example", d0, end)
-        t = time.perf_counter(); ws = metrics.Workspace(q); times.setdefault("build", []).append(time.perf_counter() - t)
+        t = time.perf_counter(); ws = metrics.Workspace(q); times.setdefault("visits", []).append(time.perf_counter() - t)
         for name, fn in (("summary", lambda: metrics.summary(ws)), ("timeseries", lambda: metrics.timeseries(ws)),
                          ("sources", lambda: metrics.breakdown(ws, "source")), ("pages", lambda: metrics.breakdown(ws, "page")),
+                         ("entry_pages", lambda: metrics.breakdown(ws, "entry_page")),
                          ("devices", lambda: metrics.breakdown(ws, "device")), ("funnel", lambda: metrics.funnel(ws)),
-                         ("revenue_by_source", lambda: metrics.revenue_by_source(ws))):
+                         ("revenue_by_source", lambda: metrics.revenue_by_source(ws)),
+                         ("not_found", lambda: metrics.not_found(ws))):
             t = time.perf_counter(); fn(); times.setdefault(name, []).append(time.perf_counter() - t)
         ws.close()
         t = time.perf_counter(); selectors.dashboard(site="shop.example", date_from=d0, date_to=end)
         times.setdefault("whole_page", []).append(time.perf_counter() - t)
+        t = time.perf_counter(); selectors.dashboard(site="shop.example", date_from=d0, date_to=end, filters={"source": "search"})
+        times.setdefault("whole_page_filtered", []).append(time.perf_counter() - t)
     for name, xs in times.items():
-        xs = sorted(xs)
-        out[f"{label}_{name}_p50_ms"] = round(xs[len(xs) // 2] * 1000, 1)
-        out[f"{label}_{name}_p95_ms"] = round(xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))] * 1000, 1)
+        out[f"{label}_{name}_p50_ms"] = pct(xs, 0.5)
+        out[f"{label}_{name}_p95_ms"] = pct(xs, 0.95)
+# for comparison: grouping the events into visits per request (the way before pre-built visits), once
+q = metrics.Query("shop.example", end - dt.timedelta(days=29), end)
+t = time.perf_counter(); metrics.Workspace(q, prebuilt=False).close()
+out["30d_visits_from_events_ms"] = round((time.perf_counter() - t) * 1000, 1)
 print(json.dumps(out))
 """
 
@@ -225,7 +298,12 @@ def bench_dashboard(events: int, orders: int, reps: int, tmp: Path) -> dict:
     _migrate(data_dir)
     out = _child(DASH_CHILD % (events, orders, reps), data_dir)
     print(
-        f"dashboard: {out['events']:,} events, {out['orders']:,} orders (setup {out['setup_s']} s)",
+        f"dashboard: {out['events']:,} events ({out['purchases']:,} purchases) written in "
+        f"{out['events_write_s']} s; {out['orders']:,} orders in SQLite (insert {out['orders_insert_s']} s, "
+        f"first export to Parquet {out['orders_export_first_s']} s, incremental export "
+        f"{out['orders_export_incremental_ms']} ms); visits built in {out['visits_build_s']} s "
+        f"({out['visits_build_ms_per_day']} ms per day; rebuilding one day and its neighbours, as a flush "
+        f"does: {out['visits_refresh_one_day_ms']} ms)",
         flush=True,
     )
     for label in ("30d", "365d"):
@@ -235,6 +313,7 @@ def bench_dashboard(events: int, orders: int, reps: int, tmp: Path) -> dict:
             if k.startswith(label) and k.endswith("_p95_ms")
         ]
         print(f"  p95 ms, {label}: " + ", ".join(parts), flush=True)
+    print(f"  30d visits grouped from the events instead: {out['30d_visits_from_events_ms']} ms", flush=True)
     return out
 
 
@@ -357,7 +436,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--copies", type=int, default=100, help="copies of the real log (100 = 1M lines)")
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--reps", type=int, default=5, help="runs per panel (p95 of 5 runs = the slowest)")
     parser.add_argument("--collect", type=int, default=20_000)
     parser.add_argument("--skip-goaccess", action="store_true")
     parser.add_argument("--only", default="log,dashboard,collector")

@@ -242,3 +242,25 @@ def test_demo_traffic_converts_at_about_two_percent_and_names_real_orders(ingest
         got = {c.key: c.value for c in metrics.summary(ws)}
     assert got["orders"] == 20 and got["unmatched_purchases"] == 0
     assert 0.01 <= got["conversion_rate"] <= 0.03
+
+
+def test_the_dashboard_exports_changed_orders_at_most_once_a_minute(traffic):
+    import os
+    import time
+
+    from zaplecze.orders.models import Order
+
+    state = warehouse.orders_dir() / "state.json"
+    Order.objects.filter(number="#1001").update(payment_status="refunded", updated_at=timezone_now())
+    assert warehouse.orders_export(min_interval=60) == 0  # exported a moment ago
+    old = time.time() - 120
+    os.utime(state, (old, old))
+    assert warehouse.orders_export(min_interval=60) >= 1
+    with workspace() as ws:
+        assert cards(ws)["orders"] == 0  # the refund counts now
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()

@@ -6,8 +6,8 @@ the API, the CLI and reports alike.
         cards = summary(ws)            # with the previous period alongside
         rows = breakdown(ws, "source")
 
-Definitions (docs/analytics.md): a visit ends after 30 minutes of inactivity (visitor ids rotate daily,
-so a visit never spans midnight UTC); a visit's source, referrer, UTM, device, browser, OS and entry page
+Definitions (docs/analytics.md): a visit ends after 30 minutes of inactivity and belongs to the period
+in which it starts (visits.py builds them once per day); a visit's source, referrer, UTM, device, browser, OS and entry page
 are those of its first event; bounce = a visit with at most one pageview and no other event; conversion
 rate = real orders / visits; revenue = gross total of real orders joined by order number, net of
 cancelled, returned and refunded orders. Crawlers and static files (server logs) are never traffic.
@@ -22,9 +22,9 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from . import warehouse
+from . import visits, warehouse
 
-VISIT_GAP = "INTERVAL 30 MINUTE"
+VISIT_GAP = visits.VISIT_GAP
 # Visit-level dimensions a filter or a breakdown may use, with their column in the `visits` table.
 VISIT_DIMENSIONS = {
     "source": "source",
@@ -82,83 +82,70 @@ class Query:
         return start, end
 
 
-def _sql_base(prefix: str, source: str) -> str:
-    """Temp tables `<prefix>_ev` (traffic events with visit numbers) and `<prefix>_v` (visits), filtered."""
-    return f"""
-    CREATE OR REPLACE TEMP TABLE {prefix}_all AS
-    WITH ev AS (
-        SELECT ts, visitor, event, path, source, source_name, utm_source, utm_medium, utm_campaign,
-               device, browser, os, order_number, value, sku
-        FROM {source}
-        WHERE site = $site AND ts >= $t0 AND ts < $t1
-          AND NOT is_bot AND event <> 'request'
-    ), marked AS (
-        SELECT *, CASE WHEN ts - lag(ts) OVER (PARTITION BY visitor ORDER BY ts) <= {VISIT_GAP}
-                       THEN 0 ELSE 1 END AS new_visit
-        FROM ev
-    )
-    SELECT * EXCLUDE (new_visit),
-           sum(new_visit) OVER (PARTITION BY visitor ORDER BY ts ROWS UNBOUNDED PRECEDING) AS visit_no
-    FROM marked;
-    CREATE OR REPLACE TEMP TABLE {prefix}_vall AS
-    SELECT visitor, visit_no, min(ts) AS started, max(ts) AS ended,
-           count(*) FILTER (WHERE event = 'pageview') AS pageviews,
-           count(*) AS events,
-           arg_min(path, ts) AS entry_page,
-           coalesce(arg_max(path, ts) FILTER (WHERE event = 'pageview'), arg_max(path, ts)) AS exit_page,
-           arg_min(source, ts) AS source, arg_min(source_name, ts) AS source_name,
-           arg_min(utm_source, ts) AS utm_source, arg_min(utm_medium, ts) AS utm_medium,
-           arg_min(utm_campaign, ts) AS utm_campaign,
-           arg_min(device, ts) AS device, arg_min(browser, ts) AS browser, arg_min(os, ts) AS os
-    FROM {prefix}_all GROUP BY visitor, visit_no;
-    """  # noqa: S608
+def _str(value) -> str:
+    """A SQL string literal (filters are compared as text)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _ts(value: dt.datetime) -> str:
+    return f"TIMESTAMPTZ '{value.astimezone(dt.UTC).isoformat()}'"
 
 
 class Workspace:
-    """One DuckDB connection with the filtered events and visits of a query (and of the previous period)
-    as temp tables, so every panel of a page reads them once."""
+    """One DuckDB connection with the visits of a query (and of the previous period) as views `cur_v` /
+    `prev_v`, filtered, and the orders their purchases name as a temp table, for every panel of a page.
 
-    def __init__(self, q: Query, *, previous: bool = True):
+    The visits come pre-built from the visits table (visits.py: built at flush time per day, rebuilt when
+    a day's events change). `prebuilt=False` groups the events into visits here instead, with the same
+    SQL (tests and the benchmark compare the two)."""
+
+    def __init__(self, q: Query, *, previous: bool = True, prebuilt: bool = True):
         self.q = q
+        self.prebuilt = prebuilt
         self.con = warehouse.connect()
         self._build("cur", q)
         self.has_previous = previous
         if previous:
             self._build("prev", q.previous())
+        # The orders the purchases of these visits name, once for every panel.
+        named = "SELECT (unnest(orders)).number FROM cur_v"
+        if previous:
+            named += " UNION ALL SELECT (unnest(orders)).number FROM prev_v"
+        self.con.execute(f"CREATE TEMP TABLE ws_orders AS {warehouse.orders_sql(named)}")
 
     def _build(self, prefix: str, q: Query) -> None:
         t0, t1 = q.bounds()
-        params = {
-            "site": q.site,
-            "d0": t0.date() - dt.timedelta(days=1),
-            "d1": t1.date() + dt.timedelta(days=1),
-            "t0": t0,
-            "t1": t1,
-        }
-        source = warehouse.events_source(params["d0"], params["d1"])
-        for statement in _sql_base(prefix, source).split(";"):
-            if statement.strip():
-                self.con.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})
-        visit_where, event_where, args = [], [], []
+        where = [f"site = {_str(q.site)}", "started >= $s0", "started < $s1"]
         for key, value in q.filters.items():
             if key in VISIT_DIMENSIONS:
-                visit_where.append(f"{VISIT_DIMENSIONS[key]} = ?")
-                args.append(value)
-        page = q.filters.get("page")
-        vw = " AND ".join(visit_where) or "TRUE"
-        sql = f"CREATE OR REPLACE TEMP TABLE {prefix}_v AS SELECT * FROM {prefix}_vall WHERE {vw}"  # noqa: S608
-        self.con.execute(sql, args)
-        if page is not None:
-            self.con.execute(
-                f"DELETE FROM {prefix}_v WHERE NOT EXISTS (SELECT 1 FROM {prefix}_all e WHERE e.visitor = {prefix}_v.visitor "  # noqa: S608
-                f"AND e.visit_no = {prefix}_v.visit_no AND e.path = ?)",
-                [page],
-            )
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {prefix}_ev AS SELECT e.* FROM {prefix}_all e "  # noqa: S608
-            f"SEMI JOIN {prefix}_v v ON e.visitor = v.visitor AND e.visit_no = v.visit_no"
+                where.append(f"{VISIT_DIMENSIONS[key]} = {_str(value)}")
+            else:  # page: the visit saw it (any event on that path)
+                where.append(f"list_contains(paths, {_str(value)})")
+        if self.prebuilt:
+            # A view: each panel reads only its columns. Superseded visits files stay readable for
+            # visits.GRACE_SECONDS, so a rebuild while a page is computed does not pull them away.
+            files = visits.ensure(t0.date(), (t1 - dt.timedelta(microseconds=1)).date())
+            listed = ", ".join("'" + f.as_posix().replace("'", "''") + "'" for f in files)
+            source = f"read_parquet([{listed}])" if files else "_empty_visits"
+            cond = " AND ".join(where).replace("$s0", _ts(t0)).replace("$s1", _ts(t1))
+            self.con.execute(f"CREATE OR REPLACE VIEW {prefix}_v AS SELECT * FROM {source} WHERE {cond}")  # noqa: S608
+            return
+        # From the events: a day of context on each side, as the per-day build has.
+        params = {
+            "site": q.site,
+            "s0": t0,
+            "s1": t1,
+            "e0": t0 - dt.timedelta(days=1),
+            "e1": t1 + dt.timedelta(days=1),
+        }
+        source = warehouse.events_source(
+            params["e0"].date() - dt.timedelta(days=1), params["e1"].date() + dt.timedelta(days=1)
         )
-        del event_where
+        sql = (
+            f"CREATE OR REPLACE TEMP TABLE {prefix}_v AS SELECT * FROM "  # noqa: S608
+            f"({visits.visits_sql(source, site_param=True)}) WHERE {' AND '.join(where)}"
+        )
+        self.con.execute(sql, params)
 
     def close(self) -> None:
         self.con.close()
@@ -197,7 +184,7 @@ def _summary_values(ws: Workspace, p: str) -> dict:
     row = ws.one(
         f"""
         SELECT count(DISTINCT visitor), count(*), coalesce(sum(pageviews), 0),
-               avg(CASE WHEN pageviews <= 1 AND events <= 1 THEN 1.0 ELSE 0.0 END),
+               avg(CASE WHEN bounced THEN 1.0 ELSE 0.0 END),
                avg(epoch(ended) - epoch(started))
         FROM {p}_v
         """  # noqa: S608
@@ -246,8 +233,9 @@ def breakdown(ws: Workspace, dimension: str, *, limit: int = 10) -> list[dict]:
         raise QueryError(f"dimension {dimension!r}: one of {', '.join(DIMENSIONS)}")
     if dimension == "page":
         rows = ws.all(
-            """SELECT path, count(DISTINCT visitor), count(DISTINCT (visitor, visit_no)), count(*)
-               FROM cur_ev WHERE event = 'pageview' GROUP BY 1 ORDER BY 2 DESC, 4 DESC, 1 LIMIT ?""",
+            """SELECT path, count(DISTINCT visitor), count(DISTINCT (visitor, started)), count(*)
+               FROM (SELECT visitor, started, unnest(pages) AS path FROM cur_v)
+               GROUP BY 1 ORDER BY 2 DESC, 4 DESC, 1 LIMIT ?""",
             [limit],
         )
     else:
@@ -306,10 +294,11 @@ def realtime(*, site: str, now: dt.datetime | None = None, minutes: int = 30) ->
 def not_found(ws: Workspace, *, limit: int = 10) -> list[dict]:
     """404 pages from the server logs (the tracking script cannot see them)."""
     t0, t1 = ws.q.bounds()
+    source = warehouse.events_source(t0.date(), t1.date())
     rows = ws.all(
-        """SELECT raw_path, count(*) FROM events WHERE site = ? AND origin = 'log' AND status = 404
-           AND date BETWEEN ? AND ? AND ts >= ? AND ts < ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?""",
-        [ws.q.site, t0.date(), t1.date(), t0, t1, limit],
+        f"""SELECT raw_path, count(*) FROM {source} WHERE site = ? AND origin = 'log' AND status = 404
+           AND ts >= ? AND ts < ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?""",  # noqa: S608
+        [ws.q.site, t0, t1, limit],
     )
     return [{"path": r[0], "hits": r[1]} for r in rows]
 
@@ -323,12 +312,8 @@ def funnel(ws: Workspace) -> list[dict]:
     row = ws.one(
         """
         WITH s AS (
-          SELECT visitor, visit_no,
-                 min(ts) FILTER (WHERE event = 'product_view') AS s1,
-                 min(ts) FILTER (WHERE event = 'add_to_cart') AS s2,
-                 min(ts) FILTER (WHERE event = 'begin_checkout') AS s3,
-                 min(ts) FILTER (WHERE event = 'purchase') AS s4
-          FROM cur_ev GROUP BY 1, 2)
+          SELECT product_view_at AS s1, add_to_cart_at AS s2, begin_checkout_at AS s3, purchase_at AS s4
+          FROM cur_v)
         SELECT count(s1),
                count(*) FILTER (WHERE s2 >= s1),
                count(*) FILTER (WHERE s2 >= s1 AND s3 >= s2),
@@ -357,14 +342,14 @@ def _purchases_sql(p: str) -> str:
     excluded_pay = ", ".join(f"'{s}'" for s in NET_EXCLUDED_PAYMENT)
     return f"""
       WITH pu AS (
-        SELECT order_number, arg_min(visitor, ts) AS visitor, arg_min(visit_no, ts) AS visit_no, min(ts) AS ts
-        FROM {p}_ev WHERE event = 'purchase' AND order_number <> '' GROUP BY 1),
+        SELECT o.number AS order_number, arg_min(source, o.ts) AS source,
+               arg_min(source_name, o.ts) AS source_name, min(o.ts) AS ts
+        FROM (SELECT source, source_name, unnest(orders) AS o FROM {p}_v) GROUP BY 1),
       joined AS (
-        SELECT pu.*, v.source, v.source_name, o.id AS order_id, o.total_gross, o.stage, o.payment_status,
+        SELECT pu.*, o.id AS order_id, o.total_gross, o.stage, o.payment_status,
                (o.id IS NOT NULL AND o.stage NOT IN ({excluded_stages})
                 AND o.payment_status NOT IN ({excluded_pay})) AS counted
-        FROM pu JOIN {p}_v v USING (visitor, visit_no)
-        LEFT JOIN orders o ON o.number = pu.order_number)
+        FROM pu LEFT JOIN ws_orders o ON o.number = pu.order_number)
     """  # noqa: S608
 
 

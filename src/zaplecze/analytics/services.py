@@ -17,7 +17,7 @@ from zaplecze.core.errors import DomainError
 from zaplecze.core.models import User
 from zaplecze.core.services import audit_record
 
-from . import logs, pipeline, spool, warehouse
+from . import logs, pipeline, spool, visits, warehouse
 from .models import DailySalt, Site
 
 _DOMAIN = re.compile(
@@ -197,7 +197,12 @@ def warehouse_maintain(*, today: dt.date | None = None) -> dict:
         ),
         "salts_deleted": DailySalt.objects.filter(day__lt=today - dt.timedelta(days=1)).delete()[0],
         "orders_exported": warehouse.orders_export(),
+        # a backstop: visits of days changed without a flush (log imports) and files of settled months
+        "visit_files": len(
+            visits.ensure(today - dt.timedelta(days=settings.ANALYTICS_RETENTION_DAYS), today, today=today)
+        ),
     }
+    visits.sweep()
     pipeline.salts_forget()
     return result
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import spool
+from . import spool, visits
 
 log = logging.getLogger("zaplecze.analytics")
 
@@ -77,6 +77,9 @@ DROP_SCHEMA = pa.schema(
         ("count", pa.int64()),
     ]
 )
+
+# Held (across processes) by everything that rewrites or deletes event files: flush, compaction, erasure.
+WRITE_LOCK = "events.lock"
 
 # Test hook: called with a label at each point of a flush where a crash would matter.
 crash_point = None
@@ -145,9 +148,16 @@ def _record_from_spool(obj: dict) -> dict:
     return obj
 
 
-def write_events(records: list[dict], *, name: str, known: dict[dt.date, set[str]] | None = None) -> int:
+def write_events(
+    records: list[dict],
+    *,
+    name: str,
+    known: dict[dt.date, set[str]] | None = None,
+    touched: set[dt.date] | None = None,
+) -> int:
     """Write records into their date partitions as `<name>.parquet`, leaving out event ids already stored
-    (or repeated in `records`). Returns how many rows were written. Safe to repeat with the same name."""
+    (or repeated in `records`). Returns how many rows were written. Safe to repeat with the same name.
+    The days written are added to `touched` (their visits must be rebuilt: visits.refresh)."""
     known = known if known is not None else {}
     by_day: dict[dt.date, list[dict]] = defaultdict(list)
     for r in records:
@@ -169,6 +179,8 @@ def write_events(records: list[dict], *, name: str, known: dict[dt.date, set[str
         if fresh:
             write_parquet_atomic(to_table(fresh), target)
             written += len(fresh)
+            if touched is not None:
+                touched.add(day)
         _hit("after_partition")
     return written
 
@@ -195,7 +207,8 @@ def flush(*, now: dt.datetime | None = None, max_bytes: int = 64 * 1024 * 1024) 
     "corrupt", "dropped"}. Safe to run concurrently with writers, and to kill at any point."""
     now = now or dt.datetime.now(dt.UTC)
     report = {"segments": 0, "read": 0, "written": 0, "duplicates": 0, "corrupt": 0, "dropped": 0}
-    with _flush_lock:
+    touched: set[dt.date] = set()
+    with _flush_lock, visits.file_lock(WRITE_LOCK):
         recover()
         offsets = spool.offsets_load()
         known: dict[dt.date, set[str]] = {}
@@ -225,7 +238,7 @@ def flush(*, now: dt.datetime | None = None, max_bytes: int = 64 * 1024 * 1024) 
                         report["corrupt"] += 1
                         drops[(now.date(), "", "spool", "corrupt_line")] += 1
                 name = f"s-{seg.stem}-{start}-{end}"
-                written = write_events(records, name=name, known=known)
+                written = write_events(records, name=name, known=known, touched=touched)
                 report["written"] += written
                 report["duplicates"] += len(records) - written
                 if drops:
@@ -239,6 +252,9 @@ def flush(*, now: dt.datetime | None = None, max_bytes: int = 64 * 1024 * 1024) 
                 seg.unlink()
                 offsets.pop(seg.name, None)
                 spool.offsets_save(offsets)
+        # The visits of the days written (and their neighbours), built once here rather than per query.
+        _hit("before_visits")
+        visits.refresh_quietly(touched)
     return report
 
 
@@ -271,7 +287,8 @@ def compact(*, min_files: int = 8, base: Path | None = None) -> dict:
     the swap crash-safe: on recovery, inputs are deleted only if the merged file is complete."""
     base = base or events_dir()
     report = {"partitions": 0, "files_in": 0}
-    with _flush_lock:
+    compacted: set[dt.date] = set()
+    with _flush_lock, visits.file_lock(WRITE_LOCK):
         recover()
         for part in sorted(p for p in base.iterdir() if p.is_dir()):
             files = sorted(part.glob("*.parquet"))
@@ -306,6 +323,9 @@ def compact(*, min_files: int = 8, base: Path | None = None) -> dict:
             _journal().unlink()
             report["partitions"] += 1
             report["files_in"] += len(files)
+            if part.name.startswith("date=") and base == events_dir():
+                compacted.add(dt.date.fromisoformat(part.name[5:]))
+        visits.refresh_quietly(compacted)
     return report
 
 
@@ -327,6 +347,7 @@ def retention_apply(*, keep_days: int, today: dt.date | None = None) -> int:
                     f.unlink()
                 part.rmdir()
                 deleted += 1
+    visits.retention_apply(cutoff)
     return deleted
 
 
@@ -353,12 +374,19 @@ def orders_dir() -> Path:
     return path
 
 
-def orders_export(*, batch: int = 100_000) -> int:
+def orders_export(*, batch: int = 100_000, min_interval: float = 0) -> int:
     """Export orders changed since the last watermark into a new Parquet delta; returns rows exported.
-    Re-running is safe: the `orders` view keeps the newest row per order id."""
+    Re-running is safe: the `orders` view keeps the newest row per order id. With `min_interval`, nothing
+    is done when the last export is more recent than that many seconds (the dashboard: the query on
+    `updated_at` scans the orders table, ~1,000,000 rows in a large shop)."""
     from zaplecze.orders.models import Order
 
     state_path = orders_dir() / "state.json"
+    if min_interval and state_path.exists():
+        import time
+
+        if time.time() - state_path.stat().st_mtime < min_interval:
+            return 0
     state = json.loads(state_path.read_text()) if state_path.exists() else {"watermark": None, "seq": 0}
     qs = Order.objects.all()
     if state["watermark"]:
@@ -422,28 +450,33 @@ def orders_reset() -> None:
 # --- the query engine ------------------------------------------------------------------------------------
 
 
+def _sql_type(t: pa.DataType) -> str:
+    if pa.types.is_string(t):
+        return "VARCHAR"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_int32(t):
+        return "INTEGER"
+    if pa.types.is_int16(t):
+        return "SMALLINT"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_decimal(t):
+        return f"DECIMAL({t.precision}, {t.scale})"
+    if pa.types.is_date(t):
+        return "DATE"
+    if pa.types.is_list(t):
+        return _sql_type(t.value_type) + "[]"
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in t) + ")"
+    raise TypeError(t)
+
+
 def _ddl(name: str, schema: pa.Schema) -> str:
     """CREATE TABLE for an empty table of this schema (registering an Arrow table costs ~2 s on first use)."""
-    types = []
-    for f in schema:
-        t = f.type
-        if pa.types.is_string(t):
-            sql = "VARCHAR"
-        elif pa.types.is_timestamp(t):
-            sql = "TIMESTAMPTZ"
-        elif pa.types.is_int64(t):
-            sql = "BIGINT"
-        elif pa.types.is_int16(t):
-            sql = "SMALLINT"
-        elif pa.types.is_boolean(t):
-            sql = "BOOLEAN"
-        elif pa.types.is_decimal(t):
-            sql = f"DECIMAL({t.precision}, {t.scale})"
-        elif pa.types.is_date(t):
-            sql = "DATE"
-        else:
-            raise TypeError(t)
-        types.append(f'"{f.name}" {sql}')
+    types = [f'"{f.name}" {_sql_type(f.type)}' for f in schema]
     return f"CREATE TEMP TABLE {name} ({', '.join(types)})"
 
 
@@ -474,9 +507,11 @@ def connect():
     import duckdb
 
     con = duckdb.connect(config={"threads": 2})
-    root = spool.root()
+    # footers read once per connection (a connection lives for one page; files are replaced, not edited)
+    con.execute("SET parquet_metadata_cache = true")
     ev = events_dir()
     con.execute(_ddl("_empty_events", SCHEMA.append(pa.field("date", pa.date32()))))
+    con.execute(_ddl("_empty_visits", visits.VISIT_SCHEMA))
     if any(ev.glob("*/*.parquet")):
         con.execute(
             f"CREATE VIEW events AS SELECT * FROM read_parquet({_lit(ev, '*/*.parquet')}, "  # noqa: S608
@@ -492,17 +527,23 @@ def connect():
     else:
         con.execute(_ddl("_empty_drops", DROP_SCHEMA))
         con.execute("CREATE VIEW drops AS SELECT * FROM _empty_drops")
-    od = root / "orders"
-    if od.exists() and any(od.glob("o-*.parquet")):
-        con.execute(
-            f"CREATE VIEW orders AS SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER "  # noqa: S608
-            f"(PARTITION BY id ORDER BY updated_at DESC, filename DESC) AS rn FROM read_parquet({_lit(od, 'o-*.parquet')}, filename = true)) "
-            "WHERE rn = 1"
-        )
-    else:
-        con.execute(_ddl("_empty_orders", ORDER_SCHEMA))
-        con.execute("CREATE VIEW orders AS SELECT * FROM _empty_orders")
+    con.execute(_ddl("_empty_orders", ORDER_SCHEMA))
+    con.execute(f"CREATE VIEW orders AS {orders_sql()}")
     return con
+
+
+def orders_sql(numbers: str | None = None) -> str:
+    """SELECT the newest exported row of each order; only those whose number is in the subquery `numbers`
+    when given (filtering before the dedupe: a shop has ~1,000,000 orders, a page names a few thousand)."""
+    od = spool.root() / "orders"
+    if not (od.exists() and any(od.glob("o-*.parquet"))):
+        return "SELECT * FROM _empty_orders" + (f" WHERE number IN ({numbers})" if numbers else "")  # noqa: S608
+    where = f"WHERE number IN ({numbers})" if numbers else ""
+    return (
+        "SELECT * EXCLUDE (rn, filename) FROM (SELECT *, row_number() OVER "  # noqa: S608
+        "(PARTITION BY id ORDER BY updated_at DESC, filename DESC) AS rn "
+        f"FROM read_parquet({_lit(od, 'o-*.parquet')}, filename = true) {where}) WHERE rn = 1"
+    )
 
 
 def new_event_id() -> str:
