@@ -28,7 +28,7 @@ def page(monkeypatch):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(30_000)  # CI runs two suites side by side on 2 cores
         yield context.new_page()
         context.close()
         browser.close()

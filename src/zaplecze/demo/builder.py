@@ -50,6 +50,7 @@ from zaplecze.orders.schemas import OrderIn
 from zaplecze.purchasing import demo as purchasing_demo
 from zaplecze.purchasing.tasks import reorder_compute_job
 
+from .catalog_extras import seed_catalogue_extras
 from .plan import CHANNELS, Calendar, OrderPlan, plan_shop
 
 CHUNK = 1000
@@ -111,6 +112,8 @@ def build_demo(
     with transaction.atomic():
         mark = time.monotonic()
         variants = _write_catalogue(products)
+        # Manufacturers (GPSR), descriptions, a few images and offers per channel for the product pages.
+        catalogue_extras = seed_catalogue_extras(products, seed=seed)
         warehouses = _warehouses()
         timings["catalogue"] = time.monotonic() - mark
 
@@ -154,6 +157,7 @@ def build_demo(
         "stock_short_orders": short,
         "bins": bins,
         "purchasing": purchasing,
+        "catalogue": catalogue_extras,
         "by_stage": by_stage,
         "seed": seed,
         "seconds": round(time.monotonic() - t0, 2),

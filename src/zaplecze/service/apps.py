@@ -11,3 +11,9 @@ class ServiceConfig(AppConfig):
 
         automation.register()
         notify.register()
+
+        from zaplecze.catalog.panels import register as register_panel
+
+        from .catalog_panel import exclusion_panel
+
+        register_panel("return_exclusion", exclusion_panel)
