@@ -53,6 +53,9 @@ ALLOWED_HOSTS = [
 ]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o.strip()]
 BASE_URL = env("BASE_URL", "http://127.0.0.1:8000")
+# Fernet key(s) for the shop credentials at rest (comma-separated: the first encrypts, all decrypt, for
+# rotation); unset: a key generated once into DATA_DIR/credentials_key (see integrations/crypto.py).
+CREDENTIALS_KEY = env("CREDENTIALS_KEY", "") or ""
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -24,6 +24,14 @@ EXTRA_PAGES = [
     ("picklists", "/fulfilment/"),
     ("automation", "/orders/settings/automation/"),
     ("traffic", "/analytics/"),
+    ("products", "/products/"),
+    ("product", "/products/1/"),
+    ("catalog-audit", "/products/audit/"),
+    ("feeds", "/products/feeds/"),
+    ("reports", "/reports/"),
+    ("process", "/reports/process/"),
+    ("customers", "/reports/customers/"),
+    ("integrations", "/integrations/"),
 ]
 CHROMIUM_ARGS = [
     "--headless",
@@ -267,6 +275,7 @@ def seed(orders: int, days: int, seed_value: int) -> None:
     if build_demo is not None:
         build_demo(orders=orders, days=days, seed=seed_value)
         print(f"demo shop built: {orders} orders")
+        _catalog_extras()
     else:
         seed_small(orders, days, seed_value)
     from zaplecze.core.models import User
@@ -277,6 +286,24 @@ def seed(orders: int, days: int, seed_value: int) -> None:
             username="admin", password=os.environ.get("ZAPLECZE_ADMIN_PASSWORD"), role="admin", validate=False
         )
         print(f"admin password: {password}")
+
+
+def _catalog_extras() -> None:
+    """The catalog screens look as they do in a shop that uses them: audited, with a Google feed built."""
+    try:
+        from zaplecze.catalog.audit import audit_run
+        from zaplecze.catalog.feeds import feed_build, feed_create
+    except ImportError:
+        return
+    audit_run()
+    feed = feed_create(
+        data={
+            "kind": "google",
+            "name": "Google Merchant Center",
+            "link_template": "https://sklep.example.pl/p/{sku}",
+        }
+    )
+    feed_build(feed_id=feed.pk)
 
 
 def shoot(base_url: str, username: str, password: str, out: Path, language: str) -> None:

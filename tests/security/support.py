@@ -131,7 +131,11 @@ def example_bodies(world: World) -> dict[str, dict]:
         },
         "POST api/v1/fulfilment/picklists": {"order_ids": [world.order.pk]},
         "POST api/v1/purchasing/suppliers": {"name": "New supplier", "nip": "5260250274"},
-        "POST api/v1/reports/schedules": {"name": "Daily", "frequency": "daily", "recipients": ["a@example.com"]},
+        "POST api/v1/reports/schedules": {
+            "name": "Daily",
+            "frequency": "daily",
+            "recipients": ["a@example.com"],
+        },
         "POST api/v1/purchasing/purchase-orders": {
             "supplier_id": world.extra.get("supplier_id", 1),
             "lines": [{"sku": "SKU-0001", "quantity": 2}],

@@ -20,11 +20,7 @@ from zaplecze.core.errors import DomainError
 
 
 def _configured() -> str:
-    value = getattr(settings, "CREDENTIALS_KEY", None)
-    if value:
-        return value
-    # Until settings.py reads ZAPLECZE_CREDENTIALS_KEY (lead: add `CREDENTIALS_KEY = env("CREDENTIALS_KEY")`).
-    return os.environ.get("ZAPLECZE_CREDENTIALS_KEY", "")
+    return settings.CREDENTIALS_KEY
 
 
 @cache

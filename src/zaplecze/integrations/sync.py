@@ -165,7 +165,9 @@ def _payload_of(m: MappedOrder) -> str:
 def _flag(order_id: int, m: MappedOrder) -> None:
     """Mark the order as needing attention for what the mapping could not decide (kept until resolved)."""
     order_flag_attention(
-        order_id=order_id, reasons=[{"code": n.code, "message": n.message} for n in m.attention], source=SOURCE
+        order_id=order_id,
+        reasons=[{"code": n.code, "message": n.message} for n in m.attention],
+        source=SOURCE,
     )
 
 

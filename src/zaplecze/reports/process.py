@@ -297,7 +297,7 @@ MAP_COLUMNS = {
 def map_drawing(pmap: dict, *, width: int = 1000) -> dict:
     """Coordinates for drawing the process map as SVG: boxes for stages, arrows for transitions (width by
     the number of orders), each labelled with its count and median hours."""
-    col_w, row_h, box_w, box_h, top = width / 7, 150, 118, 46, 30
+    col_w, row_h, box_w, box_h, top = width / 7, 170, 118, 46, 110
     pos = {}
     for node in pmap["nodes"]:
         col, row = MAP_COLUMNS.get(node["stage"], (6, 1))
@@ -323,20 +323,31 @@ def map_drawing(pmap: dict, *, width: int = 1000) -> dict:
         (x1, y1), (x2, y2) = pos[e["from"]], pos[e["to"]]
         ax, ay = x1 + box_w / 2, y1 + box_h / 2
         bx, by = x2 + box_w / 2, y2 + box_h / 2
-        # start and end on the boxes' edges; curve the arrows that go back or skip a column
+        # start and end on the boxes' edges; arrows that skip a column arc above the row, arrows going back
+        # arc below it; labels sit above (or below) the row, never on a box
         if ay == by:
-            ax, bx = (x1 + box_w, x2) if bx > ax else (x1, x2 + box_w)
+            forward = bx > ax
+            ax, bx = (x1 + box_w, x2) if forward else (x1, x2 + box_w)
+            span = abs(bx - ax) / col_w
+            if forward and span <= 1:
+                bend, label_y = 0.0, y1 - 8
+            elif forward:
+                bend = -30 - 12 * span
+                label_y = ay + bend - 4
+            else:
+                bend = 30 + 12 * span
+                label_y = ay + bend + 14
         else:
             ay, by = (y1 + box_h, y2) if by > ay else (y1, y2 + box_h)
-        bend = 0 if (ay != by or abs(bx - ax) <= col_w) else -40 - 10 * abs(bx - ax) / col_w
-        mx, my = (ax + bx) / 2, (ay + by) / 2 + bend
+            bend, label_y = 0.0, (ay + by) / 2 - 4
+        mx, my = (ax + bx) / 2, (ay + by) / 2
         edges.append(
             {
                 **e,
-                "path": f"M{ax:.0f},{ay:.0f} Q{mx:.0f},{my + bend:.0f} {bx:.0f},{by:.0f}",
+                "path": f"M{ax:.0f},{ay:.0f} Q{mx:.0f},{my + 2 * bend:.0f} {bx:.0f},{by:.0f}",
                 "lx": round(mx),
-                "ly": round(my + (bend and bend / 2) - 4),
+                "ly": round(label_y),
                 "stroke": round(1 + 7 * e["orders"] / most, 1),
             }
         )
-    return {"width": width, "height": top + 2 * row_h - 40, "nodes": nodes, "edges": edges}
+    return {"width": width, "height": top + row_h + box_h + 80, "nodes": nodes, "edges": edges}
