@@ -50,7 +50,7 @@ def mondays(ingest, product_factory, make_user):
             when = dt.datetime.combine(DAY - dt.timedelta(weeks=w), dt.time(9 + i), tzinfo=WAW)
             ingest(external_id=str(n), number=f"#{n}", placed_at=when.isoformat())
     user = make_user("organiser", "ola")
-    user.email = "ola@example.com"
+    user.email, user.language = "ola@example.com", "en"  # staff e-mails go out in the user's language
     user.save()
 
 
