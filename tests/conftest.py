@@ -89,7 +89,9 @@ DEFAULT_DATA = [
 def _default_data_after_flush(request):
     """A transactional test (live server, real threads) ends by flushing every table, the data migrations'
     rows included; put them back (idempotently) before each transactional test, whatever ran before it."""
-    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    if not transactional and not {"transactional_db", "live_server"} & set(request.fixturenames):
         return
     import importlib
 

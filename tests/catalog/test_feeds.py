@@ -237,8 +237,12 @@ def test_sale_price_with_its_effective_dates_comes_from_effective_prices(fake_pr
 
 
 def test_special_and_invalid_characters_are_escaped_or_removed():
+    from django.db import connection
+
+    # PostgreSQL cannot store NUL at all (the API and forms refuse it); SQLite can, so the feed must drop it.
+    nul = "\x00" if connection.vendor == "sqlite" else ""
     make_product(
-        'Kubek <b>"Tom & Jerry"</b>\x0b\x00',
+        'Kubek <b>"Tom & Jerry"</b>\x0b' + nul,
         brand="A&B <Home>",
         variants=[{"sku": "ESC&1", "ean": "5901234123457"}],
         images=("https://shop.example/img/a.jpg?x=1&y=2",),

@@ -195,6 +195,19 @@ def html_to_text(value: str) -> str:
     return _SPACES.sub(" ", html.unescape(value)).strip()
 
 
+# Variant titles name the colour first, then the size, then any other attributes by name: a fixed order,
+# whatever order the database returns a JSON object's keys in (PostgreSQL's jsonb sorts them).
+_ATTRIBUTE_FIRST = ("kolor", "colour", "color", "rozmiar", "size")
+
+
+def _attribute_order(attributes: dict) -> list[str]:
+    def rank(key: str) -> tuple[int, str]:
+        k = key.lower()
+        return (_ATTRIBUTE_FIRST.index(k) if k in _ATTRIBUTE_FIRST else len(_ATTRIBUTE_FIRST), k)
+
+    return [k for k in sorted(attributes, key=rank) if attributes[k] not in (None, "")]
+
+
 def _gtin_ok(value: str) -> bool:
     try:
         stdnum_ean.validate(value)
@@ -339,7 +352,8 @@ def iter_entries(
             offer = offers.get(v["id"])
             title = (v["name"] or p["name"] or "").strip()
             if group_sizes[p["pk"]] > 1 and title == p["name"].strip() and v["attributes"]:
-                values = [str(x) for x in v["attributes"].values() if x not in (None, "")]
+                values = [str(v["attributes"][k]) for k in _attribute_order(v["attributes"])]
+                values = [x for x in values if x not in ("None", "")]
                 if values:
                     title = f"{title} - {', '.join(values)}"
             imgs = []
@@ -570,7 +584,7 @@ class GoogleWriter:
             add("product_type", _truncate(" > ".join(e.category), GOOGLE_PRODUCT_TYPE_MAX))
         add("item_group_id", e.item_group_id)
         done = set()
-        for key, value in e.attributes.items():
+        for key, value in ((k, e.attributes[k]) for k in _attribute_order(e.attributes)):
             attr = GOOGLE_ATTRIBUTES.get(str(key).strip().lower())
             if attr and attr not in done and value not in (None, ""):
                 done.add(attr)
@@ -634,7 +648,7 @@ class CeneoWriter:
             a.append(("EAN", e.ean))
         if e.mpn:
             a.append(("Kod producenta", e.mpn))
-        for key, value in e.attributes.items():
+        for key, value in ((k, e.attributes[k]) for k in _attribute_order(e.attributes)):
             if value not in (None, "") and str(key).lower() not in ("set", "zestaw"):
                 a.append((str(key), value))
         if a:
@@ -696,7 +710,7 @@ class CsvWriter:
             "in_stock" if e.in_stock else "out_of_stock",
             "" if e.available is None else e.available,
             f"{e.weight_kg.normalize():f}" if e.weight_kg else "",
-            "; ".join(f"{k}={v}" for k, v in e.attributes.items() if v not in (None, "")),
+            "; ".join(f"{k}={e.attributes[k]}" for k in _attribute_order(e.attributes)),
             text,
         ]
         # A cell starting with = + - @ would run as a formula in a spreadsheet: prefix it with a quote.
