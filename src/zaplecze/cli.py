@@ -218,6 +218,8 @@ def _register_optional() -> None:
         "zaplecze.analytics.cli",
         "zaplecze.integrations.cli",
         "zaplecze.reports.cli",
+        "zaplecze.promotions.cli",
+        "zaplecze.monitoring.cli",
         "zaplecze.orders.automation_cli",
     ):
         try:

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "zaplecze.purchasing",
     "zaplecze.fulfilment",
     "zaplecze.integrations",
+    "zaplecze.promotions",
+    "zaplecze.monitoring",
     "zaplecze.reports",
     "zaplecze.web",
     "zaplecze.api",

@@ -222,8 +222,10 @@ def mount() -> None:
     from zaplecze.fulfilment.api import router as fulfilment_router
     from zaplecze.integrations.api import router as integrations_router
     from zaplecze.inventory.api import router as stock_router
+    from zaplecze.monitoring.api import router as monitoring_router
     from zaplecze.orders.api import router as orders_router
     from zaplecze.orders.api_automation import router as automation_router
+    from zaplecze.promotions.api import router as promotions_router
     from zaplecze.purchasing.api import router as purchasing_router
     from zaplecze.reports.api import router as reports_router
     from zaplecze.service.api import router as service_router
@@ -247,6 +249,8 @@ def mount() -> None:
     api.add_router("/analytics", analytics_router, tags=["analytics"])
     api.add_router("/integrations", integrations_router, tags=["integrations"])
     api.add_router("/reports", reports_router, tags=["reports"])
+    api.add_router("/promotions", promotions_router, tags=["promotions"])
+    api.add_router("/monitoring", monitoring_router, tags=["monitoring"])
     api.add_router("", account_router, tags=["account"])
 
 

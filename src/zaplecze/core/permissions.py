@@ -62,6 +62,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reports.view": frozenset({_A, _O, _M, Role.READONLY}),
     "reports.manage": frozenset({_A, _O}),  # report schedules (who gets which report e-mailed)
     "analytics.manage": frozenset({_A, _O}),  # sites, log imports
+    # promotions: campaigns, discount codes, results
+    "promotions.view": frozenset({_A, _O, _M, Role.READONLY}),
+    "promotions.manage": frozenset({_A, _O, _M}),  # plan, check, launch, end campaigns; generate codes
+    # shop health: storefront checks, incidents
+    "monitoring.view": frozenset({_A, _O, Role.READONLY}),
+    "monitoring.manage": frozenset({_A, _O}),  # add/change checks, close incidents
     # settings
     "settings.statuses": frozenset({_A, _O}),
     "settings.channels": frozenset({_A, _O}),

@@ -170,9 +170,22 @@ def connector_for(connection: Connection, *, http=None) -> Connector:
             credentials=crypto.decrypt(connection.credentials_encrypted),
             channel=connection.channel.code,
             http=http,
+            on_credentials=lambda values: connection_credentials_renewed(connection.pk, values),
         )
     except ConnectorError as exc:
         raise DomainError(str(exc), field="base_url") from None
+
+
+def connection_credentials_renewed(connection_id: int, values: dict[str, str]) -> None:
+    """A connector renewed its own credentials (OAuth refresh): store them encrypted at once, in their own
+    transaction (a later rollback of the sync batch must not lose a refresh token the platform has already
+    rotated). Not audited as a staff change; never logged."""
+    with transaction.atomic():
+        Connection.objects.filter(pk=connection_id).update(
+            credentials_encrypted=crypto.encrypt(values),
+            credentials_hint=_hint(values),
+            updated_at=timezone.now(),
+        )
 
 
 @dataclass

@@ -19,7 +19,9 @@ AREAS = [
     ("shipping", _("Shipping"), "shipping:list", ("shipping.view",)),
     ("service", _("Customer service"), "service:overview", ("service.view",)),
     ("analytics", _("Traffic"), "analytics:index", ("analytics.view",)),
+    ("promotions", _("Promotions"), "promotions:index", ("promotions.view",)),
     ("reports", _("Reports"), "reports:index", ("reports.view",)),
+    ("monitoring", _("Shop health"), "monitoring:index", ("monitoring.view",)),
     ("jobs", _("Jobs"), "web:jobs", ("jobs.view",)),
 ]
 # Settings screens (key, url name, permission): one "Settings" entry at the right end of the bar leads to

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from .allegro import Allegro  # noqa: F401
 from .base import Connector
+from .prestashop import PrestaShop  # noqa: F401
 from .shopify import Shopify
 from .woocommerce import WooCommerce
 
-CONNECTORS: dict[str, type[Connector]] = {WooCommerce.platform: WooCommerce, Shopify.platform: Shopify}
+CONNECTORS: dict[str, type[Connector]] = {
+    WooCommerce.platform: WooCommerce,
+    Shopify.platform: Shopify,
+    # PrestaShop.platform: PrestaShop,  (in progress)
+    # Allegro.platform: Allegro,  (in progress)
+}
 
 
 def connector_class(platform: str) -> type[Connector] | None:

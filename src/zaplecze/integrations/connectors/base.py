@@ -271,11 +271,27 @@ class Connector:
     supports_stock = False
     supports_prices = False
 
-    def __init__(self, *, base_url: str, credentials: dict[str, str], channel: str, http=None):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: dict[str, str],
+        channel: str,
+        http=None,
+        on_credentials: Callable[[dict[str, str]], None] | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.channel = channel
+        # Called with the whole new credentials dict when the connector renews them itself (an OAuth token
+        # refresh): the caller stores them encrypted at once, so a refreshed token is never lost.
+        self.on_credentials = on_credentials
         self.http = http or self.make_http()
+
+    def credentials_changed(self, values: dict[str, str]) -> None:
+        self.credentials = dict(values)
+        if self.on_credentials is not None:
+            self.on_credentials(dict(values))
 
     def make_http(self) -> HttpClient:
         raise NotImplementedError

@@ -1,0 +1,9 @@
+"""`zaplecze` commands of monitoring."""
+
+from __future__ import annotations
+
+import click
+
+
+def register_cli(main: click.Group) -> None:
+    pass

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PromotionsConfig(AppConfig):
+    name = "zaplecze.promotions"
+    label = "promotions"
+    verbose_name = "Promotions"
