@@ -63,3 +63,11 @@ def mail_fetch_periodic() -> None:
     report = mail_fetch()
     if report.error and not report.busy:
         logging.getLogger("zaplecze.service.mail").warning("mail fetch: %s", report.error)
+
+
+@db_task()
+def mail_fetch_now_task() -> None:
+    """ "Fetch now" from the mailbox screen: one run, the same as the minute's."""
+    from .mail import mail_fetch
+
+    mail_fetch()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_mailbox
 
 app_name = "service"
 urlpatterns = [
@@ -42,4 +42,6 @@ urlpatterns = [
     path("canned/", views.canned_replies, name="canned"),
     path("calculator/", views.calculator, name="calculator"),
     path("exclusions/", views.exclusions, name="exclusions"),
+    path("mailbox/", views_mailbox.mailbox_status, name="mailbox"),
+    path("mailbox/fetch/", views_mailbox.mailbox_fetch, name="mailbox_fetch"),
 ]
