@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zaplecze.core import aftercommit
 from zaplecze.core.errors import Conflict, DomainError, NotFound
 
 from .models import Offer, PriceChange, Variant
@@ -111,6 +112,7 @@ def prices_refresh(variant_ids: list[int], channel: str = "", now: dt.datetime |
                     offer.price, offer.updated_at = target, now
                     offers.append(offer)
         Offer.objects.bulk_update(offers, ["price", "updated_at"], batch_size=500)
+        _prices_changed([o.variant_id for o in offers], channel)
         return len(offers)
     variants = []
     for chunk in _chunks(ids):
@@ -120,7 +122,16 @@ def prices_refresh(variant_ids: list[int], channel: str = "", now: dt.datetime |
                 variant.price = eff.price
                 variants.append(variant)
     Variant.objects.bulk_update(variants, ["price"], batch_size=500)
+    _prices_changed([v.pk for v in variants], "")
     return len(variants)
+
+
+def _prices_changed(variant_ids: list[int], channel: str) -> None:
+    """Announce prices in effect that changed ("" = the base price, which every channel without its own
+    price follows): the modules above (integrations pushes prices to the channels) hear it through
+    "catalog.prices_changed"(variant_ids, channel), once per channel, after commit."""
+    if variant_ids:
+        aftercommit.notify("catalog.prices_changed", variant_ids, channel)
 
 
 def price_set_many(

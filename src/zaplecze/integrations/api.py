@@ -8,9 +8,12 @@ Routes:
   PATCH  /connections/{connection_id}               address, on/off, new credentials
   POST   /connections/{connection_id}/test          one authenticated call to the platform
   POST   /connections/{connection_id}/sync          run an import now (or a re-read from `since`)
+  POST   /connections/{connection_id}/push          push pending stock and prices now (`all`: every SKU)
   GET    /connections/{connection_id}/runs          the run log
   GET    /connections/{connection_id}/errors        kept errors with their payload
   POST   /errors/{error_id}/retry                   take a kept payload in again
+  POST   /connections/{connection_id}/authorize     Allegro: start the device-code authorization
+  POST   /connections/{connection_id}/authorize/check   Allegro: has the code been confirmed?
 """
 
 import datetime as dt
@@ -27,6 +30,7 @@ from .models import SyncRun
 
 router = Router()
 PERMISSION = "settings.integrations"
+API_PUSH_BATCHES = 5  # x integrations.push.BATCH SKUs pushed inside one API request
 
 
 class ConnectionOut(Schema):
@@ -79,6 +83,8 @@ class CredentialsIn(In):
     consumer_secret: text(500) = ""
     webhook_secret: text(500) = ""
     access_token: text(500) = ""
+    client_id: text(500) = ""
+    client_secret: text(500) = ""
 
 
 class ConnectionIn(In):
@@ -104,6 +110,10 @@ class SyncIn(In):
     since: dt.datetime | None = Field(
         None, description="Read again from here (a reconciliation); empty: import from the cursor"
     )
+
+
+class PushIn(In):
+    all: bool = Field(False, description="Queue every SKU first (a full resync of stock and prices)")
 
 
 class TestOut(Schema):
@@ -217,6 +227,18 @@ def sync_connection(request, connection_id: Path[Id], payload: SyncIn):
     )
 
 
+@router.post(
+    "/connections/{int:connection_id}/push",
+    response={200: RunOut, **errors(400, 404, 422)},
+    summary="Push stock and prices now (up to 1,000 SKUs in the request, the rest by the worker)",
+)
+@allow(PERMISSION)
+def push_connection(request, connection_id: Path[Id], payload: PushIn):
+    return services.connection_push(
+        connection_id=connection_id, all_skus=payload.all, actor=request.auth, max_batches=API_PUSH_BATCHES
+    )
+
+
 @router.get(
     "/connections/{int:connection_id}/runs",
     response={200: list[RunOut], **errors(404, 422)},
@@ -247,3 +269,37 @@ def list_errors(request, connection_id: Path[Id]):
 @allow(PERMISSION)
 def retry_error(request, error_id: Path[Id], payload: EmptyIn):
     return services.sync_error_retry(error_id=error_id, actor=request.auth)
+
+
+# --- Allegro: authorization by device code --------------------------------------------------------------
+
+
+class AuthorizationOut(Schema):
+    state: str = Field(description="none | pending | authorized | granted | denied | expired")
+    user_code: str = Field("", description="While pending: the code to confirm on Allegro")
+    verification_uri: str = ""
+    verification_uri_complete: str = Field("", description="The address with the code filled in")
+    expires_at: dt.datetime | None = Field(None, description="While pending: when the code expires")
+    interval: int = Field(5, description="Seconds to wait between checks")
+    token_expires_at: dt.datetime | None = None
+    message: str = ""
+
+
+@router.post(
+    "/connections/{int:connection_id}/authorize",
+    response={200: AuthorizationOut, **errors(400, 404, 422)},
+    summary="Allegro: start the authorization (device code)",
+)
+@allow(PERMISSION)
+def authorize_connection(request, connection_id: Path[Id], payload: EmptyIn):
+    return services.connection_authorize_start(connection_id=connection_id, actor=request.auth)
+
+
+@router.post(
+    "/connections/{int:connection_id}/authorize/check",
+    response={200: AuthorizationOut, **errors(400, 404, 422)},
+    summary="Allegro: check whether the code was confirmed",
+)
+@allow(PERMISSION)
+def check_authorization(request, connection_id: Path[Id], payload: EmptyIn):
+    return services.connection_authorize_check(connection_id=connection_id, actor=request.auth)

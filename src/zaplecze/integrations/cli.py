@@ -1,4 +1,4 @@
-"""`zaplecze channels sync|test|list`: thin doors into the integrations services."""
+"""`zaplecze channels sync|push|test|list`: thin doors into the integrations services."""
 
 from __future__ import annotations
 
@@ -113,6 +113,59 @@ def sync_cmd(code: str, since: str | None, as_json: bool) -> None:
         click.echo(
             f"{code}: {run.outcome} — fetched {run.fetched}, created {run.created}, updated {run.updated}, "
             f"unchanged {run.unchanged}, errors {run.errors}"
+        )
+        if run.error:
+            click.echo(run.error, err=True)
+    if run.outcome == "failed":
+        raise SystemExit(1)
+
+
+@channels_group.command("push")
+@click.argument("code")
+@click.option(
+    "--all", "all_skus", is_flag=True, help="Queue every SKU first (a full resync of stock and prices)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+def push_cmd(code: str, all_skus: bool, as_json: bool) -> None:
+    """Push CODE's pending stock and prices now (the worker does it every minute)."""
+    _setup_django()
+    from zaplecze.core.errors import DomainError
+    from zaplecze.integrations.push import due_count
+    from zaplecze.integrations.services import connection_push
+
+    connection = _connection(code)
+    if not as_json:
+        click.echo(
+            f"{code}: {due_count(connection.pk)} pending pushes" + (" + every SKU" if all_skus else "")
+        )
+    try:
+        run = connection_push(
+            connection_id=connection.pk,
+            all_skus=all_skus,
+            actor=None,
+            progress=None
+            if as_json
+            else lambda t: click.echo(
+                f"  batch {t.batches}: sent {t.sent}, not found {t.not_found}, failed {t.failed}"
+            ),
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    data = {
+        "outcome": run.outcome,
+        "batches": run.pages,
+        "skus": run.fetched,
+        "sent": run.updated,
+        "errors": run.errors,
+        "error": run.error,
+        "pending": due_count(connection.pk),
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(
+            f"{code}: {run.outcome} — {run.fetched} SKUs in {run.pages} batches, sent {run.updated}, "
+            f"errors {run.errors}, still due {data['pending']}"
         )
         if run.error:
             click.echo(run.error, err=True)

@@ -18,7 +18,14 @@ WINDOWS = [
     ("90", gettext_lazy("Last 90 days")),
     ("all", gettext_lazy("All orders")),
 ]
-SECRET_FIELDS = ("consumer_key", "consumer_secret", "webhook_secret", "access_token")
+SECRET_FIELDS = (
+    "consumer_key",
+    "consumer_secret",
+    "webhook_secret",
+    "access_token",
+    "client_id",
+    "client_secret",
+)
 
 
 def _secret(label, help_text=""):
@@ -48,7 +55,15 @@ class ConnectionForm(forms.Form):
         gettext_lazy("Webhook secret"),
         gettext_lazy("The secret you enter in the shop's webhook settings; signatures are checked with it."),
     )
-    access_token = _secret(gettext_lazy("Access token"), gettext_lazy("Shopify, PrestaShop, Allegro"))
+    access_token = _secret(gettext_lazy("Access token"), gettext_lazy("Shopify, PrestaShop"))
+    client_id = _secret(
+        gettext_lazy("Client ID"),
+        gettext_lazy(
+            "Allegro: the app's Client ID from apps.developer.allegro.pl (an app of the device type); "
+            "the shop address is then https://api.allegro.pl"
+        ),
+    )
+    client_secret = _secret(gettext_lazy("Client secret"), gettext_lazy("Allegro: the app's Client Secret"))
     window = forms.ChoiceField(label=gettext_lazy("First import"), choices=WINDOWS, initial="30")
     enabled = forms.BooleanField(label=gettext_lazy("Sync automatically"), required=False, initial=True)
 

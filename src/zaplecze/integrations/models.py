@@ -171,3 +171,30 @@ class ExternalOrder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id}/{self.external_id}"
+
+
+class PendingPush(models.Model):
+    """A variant whose stock or price must be sent to a connection's platform: one row per (connection,
+    variant, what), upserted by every change (a hundred stock movements of one SKU are still one row) and
+    deleted once the value read at push time was sent. A failed send stays with a growing `next_try_at`."""
+
+    class What(models.TextChoices):
+        STOCK = "stock", _("Stock")
+        PRICE = "price", _("Price")
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="pending_pushes")
+    variant = models.ForeignKey("catalog.Variant", on_delete=models.CASCADE, related_name="+")
+    what = models.CharField(max_length=5, choices=What.choices)
+    changed_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    next_try_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "variant", "what"], name="pending_push_unique")
+        ]
+        indexes = [models.Index(fields=["connection", "next_try_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}/{self.variant_id}/{self.what}"

@@ -104,3 +104,14 @@ def sync_errors(connection_id: int, *, state: str | None = SyncError.State.OPEN)
 
 def deliveries(connection_id: int) -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(connection_id=connection_id).defer("body")
+
+
+def allegro_authorization(connection: Connection):
+    """Where an Allegro connection's device-flow authorization stands (user code while pending, token
+    expiry once authorized); None for other platforms. Decrypts the credentials; returns no secret."""
+    from . import crypto
+    from .connectors.allegro import authorization_state
+
+    if connection.platform != "allegro":
+        return None
+    return authorization_state(crypto.decrypt(connection.credentials_encrypted))

@@ -361,6 +361,10 @@ def sync_error_retry(*, error_id: int, actor: User | None, http=None) -> SyncErr
         raise NotFound(_("Error not found"))
     if error.state != SyncError.State.OPEN:
         raise DomainError(_("This error is already resolved"), code="resolved")
+    if error.external_id.startswith("sku:"):  # a stock or price push (integrations.push)
+        _push_error_retry(error, http=http)
+        error.refresh_from_db()
+        return error
     connection = error.connection
     connector = connector_for(connection, http=http)
     if not error.external_id:
@@ -502,6 +506,67 @@ def price_push(
     return {sku: connector.push_price(sku=sku, regular=r, sale=s) for sku, (r, s) in prices.items()}
 
 
+def connection_push(
+    *,
+    connection_id: int,
+    actor: User | None = None,
+    all_skus: bool = False,
+    scheduled: bool = False,
+    max_batches: int | None = None,
+    progress=None,
+    http=None,
+    now: dt.datetime | None = None,
+) -> SyncRun:
+    """Send the connection's pending stock and prices now (see `integrations.push`). `all_skus` first
+    queues every SKU (those offered on the channel when it has offers) for stock and price: a full resync.
+    `max_batches` bounds the run (the rest waits for the worker). A scheduled run of a switched-off
+    connection is skipped; asked for by hand, it runs."""
+    from . import push
+
+    connection = _get(connection_id)
+    if not connection.enabled and scheduled:
+        return SyncRun.objects.create(
+            connection=connection,
+            kind=SyncRun.Kind.PUSH,
+            outcome=SyncRun.Outcome.SKIPPED,
+            finished_at=timezone.now(),
+        )
+    connector = connector_for(connection, http=http)
+    if not (connector.supports_stock or connector.supports_prices):
+        raise DomainError(_("This platform does not take stock or prices from us"), code="unsupported")
+    if all_skus:
+        queued = push.pending_add(None, whats=(push.STOCK, push.PRICE), connections=[connection])
+        if actor is not None:
+            audit_record(
+                obj_type="integrations.connection",
+                obj_id=connection.pk,
+                action="push_all",
+                actor=actor,
+                changes={"queued": [None, queued]},
+            )
+    return push.push_drain(connection, connector, now=now, max_batches=max_batches, progress=progress)
+
+
+def _push_error_retry(error: SyncError, *, http=None) -> None:
+    """Queue the SKU of a kept push error again (stock and price) and push the connection's due rows."""
+    from zaplecze.catalog.models import Variant
+
+    from . import push
+
+    sku = error.external_id.removeprefix("sku:")
+    variant = Variant.objects.filter(sku=sku).first()
+    if variant is None:
+        SyncError.objects.filter(pk=error.pk).update(
+            attempts=F("attempts") + 1,
+            message=_("%(sku)s: no such SKU here any more") % {"sku": sku},
+            at=timezone.now(),
+        )
+        return
+    connection = error.connection
+    push.pending_add([variant.pk], whats=(push.STOCK, push.PRICE), connections=[connection])
+    push.push_drain(connection, connector_for(connection, http=http))
+
+
 # --- health -------------------------------------------------------------------------------------------------
 
 
@@ -579,3 +644,105 @@ def connections_error_jump_alert(*, now: dt.datetime | None = None) -> list[int]
         )
         alerted.append(c.pk)
     return alerted
+
+
+# --- Allegro: authorization by the OAuth device flow ----------------------------------------------------
+
+
+def _allegro_connector(connection_id: int, http=None):
+    connection = _get(connection_id)
+    if connection.platform != Platform.ALLEGRO:
+        raise DomainError(_("Only Allegro connections are authorized with a device code"), code="not_allegro")
+    return connection, connector_for(connection, http=http)
+
+
+def _allegro_failure(exc: ConnectorError) -> DomainError:
+    if isinstance(exc, AuthFailed):
+        return DomainError(
+            _("Allegro refused the client ID and secret: check them in the connection's settings"),
+            code="auth_failed",
+        )
+    return DomainError(_("Allegro could not be reached: %(e)s") % {"e": exc}, code="platform_error")
+
+
+def connection_authorize_start(*, connection_id: int, actor: User | None, http=None):
+    """Ask Allegro for a device code; the organiser opens the verification address, logs in to Allegro and
+    confirms the code. The code and its device code are kept with the credentials (encrypted) until
+    `connection_authorize_check` finds it confirmed, refused or expired."""
+    from .connectors.allegro import authorization_state, ordered
+
+    connection, connector = _allegro_connector(connection_id, http)
+    try:
+        answer = connector.device_start()
+    except ConnectorError as exc:
+        raise _allegro_failure(exc) from None
+    expires = timezone.now() + dt.timedelta(seconds=int(answer.get("expires_in") or 3600))
+    values = ordered({k: v for k, v in connector.credentials.items() if not k.startswith("device_")})
+    values.update(
+        device_code=str(answer["device_code"]),
+        device_user_code=str(answer["user_code"]),
+        device_uri=str(answer["verification_uri"]),
+        device_uri_complete=str(answer.get("verification_uri_complete") or answer["verification_uri"]),
+        device_expires_at=expires.isoformat(timespec="seconds"),
+        device_interval=str(int(answer.get("interval") or 5)),
+    )
+    connection_credentials_renewed(connection.pk, values)
+    audit_record(
+        obj_type="integrations.connection",
+        obj_id=connection.pk,
+        action="authorization_started",
+        actor=actor,
+        changes={},
+    )
+    return authorization_state(values)
+
+
+def connection_authorize_check(*, connection_id: int, actor: User | None, http=None):
+    """Ask Allegro once whether the code was confirmed (never more often than the interval it set).
+    Returns the state: pending, granted (tokens stored), denied or expired (the code is dropped)."""
+    from .connectors.allegro import authorization_state, ordered
+
+    connection, connector = _allegro_connector(connection_id, http)
+    values = ordered(dict(connector.credentials))
+    state = authorization_state(values)
+    if state.state != "pending":
+        raise DomainError(_("Start the authorization on Allegro first"), code="not_started")
+    now = timezone.now()
+    base = ordered({k: v for k, v in values.items() if not k.startswith("device_")})
+    if state.expires_at is not None and now >= state.expires_at:
+        connection_credentials_renewed(connection.pk, base)
+        return _replace(authorization_state(base), state="expired")
+    polled = values.get("device_polled_at")
+    if polled and now < dt.datetime.fromisoformat(polled) + dt.timedelta(seconds=state.interval):
+        return state
+    try:
+        result = connector.device_poll(values["device_code"])
+    except ConnectorError as exc:
+        raise _allegro_failure(exc) from None
+    if result.state == "granted":
+        connection_credentials_renewed(connection.pk, result.values)
+        Connection.objects.filter(
+            pk=connection.pk, status__in=[ConnectionStatus.AUTH_FAILED, ConnectionStatus.NEW]
+        ).update(status=ConnectionStatus.NEW, last_error="")
+        audit_record(
+            obj_type="integrations.connection",
+            obj_id=connection.pk,
+            action="authorized",
+            actor=actor,
+            changes={"credentials": ["••••", "••••"]},
+        )
+        return _replace(authorization_state(result.values), state="granted")
+    if result.state in ("pending", "slow_down"):
+        values["device_polled_at"] = now.isoformat(timespec="seconds")
+        if result.state == "slow_down":
+            values["device_interval"] = str(state.interval + 5)
+        connection_credentials_renewed(connection.pk, values)
+        return authorization_state(values)
+    connection_credentials_renewed(connection.pk, base)
+    return _replace(authorization_state(base), state=result.state, message=result.message)
+
+
+def _replace(obj, **changes):
+    from dataclasses import replace
+
+    return replace(obj, **changes)

@@ -4,6 +4,8 @@
 * every 10 minutes: an import of every enabled connection from its cursor (this is what catches webhooks
   that never arrived), and at minute 5 of every hour a reconciliation that re-reads the last two hours
   regardless of the cursor (orders a page shift may have skipped);
+* every minute: the stock and prices waiting for each enabled connection are pushed in batches
+  (`integrations.push`; a connection with nothing due costs one query);
 * every 15 minutes: the health check that alerts when an enabled connection has not synced for
   `STALE_AFTER` (once per connection per day), or when its errors jump (`connections_error_jump_alert`)."""
 
@@ -20,12 +22,14 @@ log = logging.getLogger("zaplecze.integrations")
 STALE_AFTER = dt.timedelta(minutes=60)
 
 __all__ = [
+    "connection_push_task",
     "connection_sync_task",
     "delivery_process_task",
     "health_check_periodic",
     "import_periodic",
     "order_push_status_task",
     "order_push_tracking_task",
+    "push_periodic",
     "reconcile_periodic",
 ]
 
@@ -92,3 +96,28 @@ def health_check_periodic() -> None:
 
     connections_stale_alert(stale_after=STALE_AFTER)
     connections_error_jump_alert()
+
+
+@db_task()
+def connection_push_task(connection_id: int, all_skus: bool = False) -> None:
+    from .services import connection_push
+
+    connection_push(connection_id=connection_id, all_skus=all_skus)
+
+
+@db_periodic_task(crontab(minute="*"))
+def push_periodic() -> None:
+    from .models import ConnectionStatus, PendingPush
+    from .push import due_count
+    from .services import connection_push
+
+    waiting = set(
+        PendingPush.objects.filter(connection__enabled=True)
+        .exclude(connection__status=ConnectionStatus.AUTH_FAILED)
+        .values_list("connection_id", flat=True)
+        .distinct()
+    )
+    for pk in sorted(waiting & set(_enabled_ids())):
+        if due_count(pk):
+            run = connection_push(connection_id=pk, scheduled=True)
+            log.info("push to connection %s: %s (%s sent)", pk, run.outcome, run.updated)

@@ -122,6 +122,11 @@ def connection_detail(request, connection_id: int):
             "hook_url": hook_url,
             "sync_form": SyncForm(),
             "can_sync": connector_class(connection.platform) is not None,
+            "allegro_auth": _allegro_auth(connection),
+            "can_push": bool(
+                (cls := connector_class(connection.platform)) and (cls.supports_stock or cls.supports_prices)
+            ),
+            "push_pending": connection.pending_pushes.count(),
         },
     )
 
@@ -161,6 +166,22 @@ def connection_sync(request, connection_id: int):
 
 @require(PERMISSION)
 @require_POST
+def connection_push(request, connection_id: int):
+    """Push stock and prices now (in the worker): what is pending, or every SKU with `all`."""
+    from .tasks import connection_push_task
+
+    connection = _get(selectors.connection_get, connection_id)
+    cls = connector_class(connection.platform)
+    if cls is None or not (cls.supports_stock or cls.supports_prices):
+        messages.error(request, _("This platform does not take stock or prices from us."))
+    else:
+        connection_push_task(connection.pk, bool(request.POST.get("all")))
+        messages.success(request, _("Push of stock and prices started. The run log shows its progress."))
+    return redirect("integrations:connection", connection.pk)
+
+
+@require(PERMISSION)
+@require_POST
 def error_retry(request, error_id: int):
     try:
         error = services.sync_error_retry(error_id=error_id, actor=request.user)
@@ -191,6 +212,61 @@ def delivery_retry(request, delivery_id: int):
     else:
         messages.success(request, _("Delivery processed."))
     return redirect(reverse("integrations:connection", args=[delivery.connection_id]) + "?tab=deliveries")
+
+
+# --- Allegro: authorization by device code ----------------------------------------------------------------
+
+
+def _allegro_auth(connection):
+    try:
+        return selectors.allegro_authorization(connection)
+    except DomainError:  # credentials that cannot be decrypted: the page says so elsewhere
+        return None
+
+
+def _allegro_answer(request, connection, auth, error: str = ""):
+    """HTMX: the authorization card alone; otherwise a message and back to the connection page."""
+    if request.htmx:
+        return render(
+            request,
+            "integrations/_allegro_auth.html",
+            {"connection": connection, "allegro_auth": auth, "auth_error": error},
+        )
+    if error:
+        messages.error(request, error)
+    elif auth is not None and auth.state == "granted":
+        messages.success(
+            request, _("Allegro access granted. Test the connection, then start the first import.")
+        )
+    elif auth is not None and auth.state == "denied":
+        messages.error(request, _("The access was refused on Allegro. Start the authorization again."))
+    elif auth is not None and auth.state == "expired":
+        messages.error(request, _("The code expired before it was confirmed. Start the authorization again."))
+    elif auth is not None and auth.state == "pending":
+        messages.info(request, _("Not confirmed on Allegro yet."))
+    return redirect("integrations:connection", connection.pk)
+
+
+@require(PERMISSION)
+@require_POST
+def connection_authorize(request, connection_id: int):
+    connection = _get(selectors.connection_get, connection_id)
+    try:
+        auth = services.connection_authorize_start(connection_id=connection.pk, actor=request.user)
+    except DomainError as exc:
+        return _allegro_answer(request, connection, _allegro_auth(connection), exc.message)
+    return _allegro_answer(request, connection, auth)
+
+
+@require(PERMISSION)
+@require_POST
+def connection_authorize_check(request, connection_id: int):
+    connection = _get(selectors.connection_get, connection_id)
+    try:
+        auth = services.connection_authorize_check(connection_id=connection.pk, actor=request.user)
+    except DomainError as exc:
+        return _allegro_answer(request, connection, _allegro_auth(connection), exc.message)
+    return _allegro_answer(request, connection, auth)
 
 
 # --- the public webhook receiver -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from zaplecze.catalog.models import Category, Variant
 from zaplecze.catalog.selectors import variants_by_codes
+from zaplecze.core import aftercommit
 from zaplecze.core.errors import DomainError, IllegalTransition
 from zaplecze.core.models import AuditEntry
 from zaplecze.core.services import actor_label, audit_record, audit_record_many, diff
@@ -51,6 +52,12 @@ def warehouse_default() -> Warehouse:
     if wh is None:
         wh = Warehouse.objects.create(code="MAIN", name="Magazyn główny", is_default=True, priority=0)
     return wh
+
+
+def stock_changed(variant_ids) -> None:
+    """Announce that the available stock of these variants changed: the modules above (integrations pushes
+    stock to the sales channels) hear it through "inventory.stock_changed"(variant_ids), once, after commit."""
+    aftercommit.notify("inventory.stock_changed", variant_ids)
 
 
 def _level(variant_id: int, warehouse_id: int) -> StockLevel:
@@ -109,6 +116,7 @@ def stock_adjust(
             changes={"on_hand": [after - delta, after]},
             reason=reason,
         )
+        stock_changed([variant.pk])
     return movement
 
 
@@ -189,6 +197,7 @@ def stock_adjust_many(
         changed = [lv for v, lv in levels.items() if lv.on_hand != before[v]]
         StockLevel.objects.bulk_update(changed, ["on_hand"], batch_size=500)
         StockMovement.objects.bulk_create(movements, batch_size=1000)
+        stock_changed(v for v, lv in levels.items() if lv.on_hand != before[v])
         audit_record_many(
             AuditEntry(
                 at=now,
@@ -243,6 +252,7 @@ def stock_reserve(
                         "created_at": timezone.now(),
                     },
                 )
+                stock_changed([variant_id])
                 return ReserveResult(reserved=quantity, short=0)
     return ReserveResult(reserved=0, short=quantity)
 
@@ -319,6 +329,7 @@ def stock_release(*, reference: str) -> int:
                 reserved=F("reserved") - r.quantity
             )
             released += r.quantity
+            stock_changed([r.variant_id])
     return released
 
 

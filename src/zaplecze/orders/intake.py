@@ -33,6 +33,7 @@ from zaplecze.core.businesstime import ship_by as compute_ship_by
 from zaplecze.core.errors import DomainError
 from zaplecze.core.models import AuditEntry, User
 from zaplecze.inventory.models import Reservation, StockLevel, Warehouse
+from zaplecze.inventory.services import stock_changed
 
 from .models import (
     HOLDING_STAGES,
@@ -600,6 +601,7 @@ def _create_many(run: list[_Item], actor: User | None, label: str) -> list[Inges
             )
         )
     _insert(Reservation, ("variant_id", "warehouse_id", "quantity", "reference", "created_at"), reservations)
+    stock_changed(r[0] for r in reservations)
     _insert(
         OrderEvent,
         ("order_id", "at", "kind", "actor_id", "actor_label", "to_status", "to_stage", "data"),

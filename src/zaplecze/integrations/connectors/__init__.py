@@ -11,8 +11,8 @@ from .woocommerce import WooCommerce
 CONNECTORS: dict[str, type[Connector]] = {
     WooCommerce.platform: WooCommerce,
     Shopify.platform: Shopify,
-    # PrestaShop.platform: PrestaShop,  (in progress)
-    # Allegro.platform: Allegro,  (in progress)
+    PrestaShop.platform: PrestaShop,
+    Allegro.platform: Allegro,
 }
 
 

@@ -13,8 +13,20 @@
   body is the bare order.
 * Back: tracking by creating a fulfillment for the order's open fulfillment orders
   (`GET /orders/{id}/fulfillment_orders.json`, `POST /fulfillments.json` with tracking_info); status
-  "shipped" the same without tracking; "cancelled" by `POST /orders/{id}/cancel.json`. Stock and prices
-  are not pushed (REST has no lookup by SKU; inventory needs inventory item and location ids).
+  "shipped" the same without tracking; "cancelled" by `POST /orders/{id}/cancel.json`.
+* Stock and prices (`push_items`): REST has no filter by SKU, so the connector builds a SKU -> variants map
+  (variant id, inventory item id) from `GET products.json?fields=id,variants&limit=250` pages (Link header),
+  kept for `SKU_MAP_TTL` per shop in the worker process and rebuilt once when a variant id answers 404. This
+  is ceil(variants / 250) calls every 10 minutes at most, the same REST client (429 Retry-After, 5xx backoff)
+  as everything else, and exact SKU matches. (The GraphQL alternative, `productVariants(query: "sku:…")`,
+  costs one query per batch but goes through the search index: tokenised, not exact, and eventually
+  consistent; its throttling is reported inside 200 answers, which our client does not read.) Several
+  variants with one SKU are all updated.
+  Stock: `POST inventory_levels/set.json` {location_id, inventory_item_id, available} at the location in the
+  credentials' optional `location_id`, else the shop's primary location (`GET shop.json`
+  primary_location_id). Price: `PUT variants/{id}.json` {price, compare_at_price}; a promotion is price =
+  the promotional price and compare_at_price = the regular one (null otherwise, which removes the
+  strike-through). Calls are paced by `X-Shopify-Shop-Api-Call-Limit` (the REST leaky bucket, 40 calls).
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ import hashlib
 import hmac
 import json
 import re
+import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -35,6 +49,7 @@ from zaplecze.orders.models import DeliveryMethod, PaymentMethod, PaymentStatus,
 from zaplecze.orders.schemas import OrderIn
 
 from .base import (
+    AuthFailed,
     Connector,
     ConnectorError,
     HttpClient,
@@ -74,6 +89,10 @@ PAYMENT_STATUS = {
     "voided": PaymentStatus.UNPAID,
 }
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+SKU_MAP_TTL = 600.0  # seconds a shop's SKU -> variants map is reused by the push runs of one process
+BUCKET_SLOW_DOWN = 0.8  # pause when the REST bucket is this full (X-Shopify-Shop-Api-Call-Limit "32/40")
+_sku_maps: dict[str, tuple[float, dict[str, list[tuple[int, int]]]]] = {}
+_sku_maps_lock = threading.Lock()
 
 
 def map_status(financial: str, fulfilment: str | None, cancelled: bool) -> str:
@@ -130,6 +149,8 @@ def _address(a: dict | None) -> dict | None:
 class Shopify(Connector):
     platform = "shopify"
     credential_fields = (("access_token", "Access token"), ("webhook_secret", "Webhook secret"))
+    supports_stock = True
+    supports_prices = True
 
     def make_http(self) -> HttpClient:
         split = urllib.parse.urlsplit(self.base_url)
@@ -339,3 +360,116 @@ class Shopify(Connector):
             tracking["url"] = url
         if not self._fulfil(external_id, tracking):
             raise ConnectorError(f"Shopify order {external_id} has no open fulfillment order to ship")
+
+    # --- stock and prices ---------------------------------------------------------------------------------
+
+    def _cache_key(self) -> str:
+        token = self.credentials.get("access_token", "")
+        return f"{self.base_url}#{hashlib.sha256(token.encode()).hexdigest()[:16]}"
+
+    def _pace(self, response) -> None:
+        used, _sep, size = response.header("x-shopify-shop-api-call-limit").partition("/")
+        try:
+            full = int(size) and int(used) / int(size) >= BUCKET_SLOW_DOWN
+        except ValueError:
+            return
+        if full:
+            from . import base
+
+            base._sleep(1.0)  # the bucket leaks 2 calls a second
+
+    def variants_by_sku(self, *, refresh: bool = False) -> dict[str, list[tuple[int, int]]]:
+        """{sku: [(variant id, inventory item id), ...]} of the whole shop (cached, see SKU_MAP_TTL)."""
+        key = self._cache_key()
+        with _sku_maps_lock:
+            cached = _sku_maps.get(key)
+        if cached and not refresh and time.monotonic() - cached[0] < SKU_MAP_TTL:
+            return cached[1]
+        found: dict[str, list[tuple[int, int]]] = {}
+        url, params = "products.json", {"fields": "id,variants", "limit": PER_PAGE}
+        while True:
+            response = self.http.request("GET", url, params=params)
+            data = response.json()
+            if not isinstance(data, dict) or not isinstance(data.get("products"), list):
+                raise PayloadError('expected {"products": [...]}', body=response.text())
+            for p in data["products"]:
+                for v in p.get("variants") or []:
+                    sku = (v.get("sku") or "").strip()
+                    if sku and v.get("id"):
+                        found.setdefault(sku, []).append((int(v["id"]), int(v.get("inventory_item_id") or 0)))
+            self._pace(response)
+            match = LINK_NEXT.search(response.header("link"))
+            if not match:
+                break
+            url, params = match.group(1), None
+        with _sku_maps_lock:
+            _sku_maps[key] = (time.monotonic(), found)
+        return found
+
+    def location_id(self) -> int:
+        configured = (self.credentials.get("location_id") or "").strip()
+        if configured:
+            return int(configured)
+        if getattr(self, "_location", None) is None:
+            shop = self.http.get("shop.json").json() or {}
+            location = (shop.get("shop") or {}).get("primary_location_id") if isinstance(shop, dict) else None
+            if not location:
+                raise ConnectorError("Shopify did not say which location is the shop's primary one")
+            self._location = int(location)
+        return self._location
+
+    def _send(self, variant_id: int, item_id: int, item: dict) -> None:
+        if "quantity" in item:
+            body = {"location_id": self.location_id(), "inventory_item_id": item_id}
+            body["available"] = max(0, int(item["quantity"]))
+            self._pace(self.http.request("POST", "inventory_levels/set.json", json_body=body))
+        if "regular" in item:
+            sale = item.get("sale")
+            variant = {
+                "id": variant_id,
+                "price": str(sale if sale else item["regular"]),
+                "compare_at_price": str(item["regular"]) if sale else None,
+            }
+            self._pace(
+                self.http.request("PUT", f"variants/{variant_id}.json", json_body={"variant": variant})
+            )
+
+    def push_items(self, items: list[dict]) -> dict[str, bool | ConnectorError]:
+        """Send stock ("quantity") and/or price ("regular", "sale") per SKU. {sku: True sent | False no such
+        SKU in the shop | the ConnectorError of that SKU}. AuthFailed and a failing SKU map raise."""
+        out: dict[str, bool | ConnectorError] = {}
+        skus = self.variants_by_sku()
+        todo, retried = list(items), False
+        while todo:
+            stale = []
+            for item in todo:
+                variants = skus.get(item["sku"])
+                if not variants:
+                    out[item["sku"]] = False
+                    continue
+                try:
+                    for variant_id, item_id in variants:
+                        self._send(variant_id, item_id, item)
+                    out[item["sku"]] = True
+                except AuthFailed:
+                    raise
+                except ConnectorError as exc:
+                    if exc.status == 404 and not retried:
+                        stale.append(item)  # the variant went away since the map was built
+                    out[item["sku"]] = False if exc.status == 404 and retried else exc
+            if not stale:
+                break
+            skus, todo, retried = self.variants_by_sku(refresh=True), stale, True
+        return out
+
+    def push_stock(self, *, sku: str, quantity: int) -> bool:
+        result = self.push_items([{"sku": sku, "quantity": quantity}])[sku]
+        if isinstance(result, ConnectorError):
+            raise result
+        return result
+
+    def push_price(self, *, sku: str, regular: str, sale: str | None = None) -> bool:
+        result = self.push_items([{"sku": sku, "regular": regular, "sale": sale}])[sku]
+        if isinstance(result, ConnectorError):
+            raise result
+        return result

@@ -395,6 +395,34 @@ class WooCommerce(Connector):
         self.http.request("PUT", path, json_body=body).json()
         return True
 
+    def push_items(self, items: list[dict]) -> dict[str, bool | ConnectorError]:
+        """Stock ("quantity") and price ("regular", "sale") of each SKU in one PUT (after one lookup by SKU),
+        rather than a lookup and a PUT for each. {sku: True sent | False unknown SKU | its ConnectorError}.
+        AuthFailed raises (every other SKU would fail the same way)."""
+        from .base import AuthFailed
+
+        out: dict[str, bool | ConnectorError] = {}
+        for item in items:
+            sku = item["sku"]
+            try:
+                path = self._product_path(sku)
+                if path is None:
+                    out[sku] = False
+                    continue
+                body: dict = {}
+                if "quantity" in item:
+                    body.update(manage_stock=True, stock_quantity=max(0, int(item["quantity"])))
+                if "regular" in item:
+                    sale = item.get("sale")
+                    body.update(regular_price=str(item["regular"]), sale_price=str(sale) if sale else "")
+                self.http.request("PUT", path, json_body=body).json()
+                out[sku] = True
+            except AuthFailed:
+                raise
+            except ConnectorError as exc:
+                out[sku] = exc
+        return out
+
 
 def _offer(p: dict, parent: str = "") -> Offer:
     stock = p.get("stock_quantity")
