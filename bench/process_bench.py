@@ -8,8 +8,10 @@ In a child process with a fresh SQLite database:
    (`queue_bench.load`), then an event log for each order written with executemany: created, then a
    status event for every stage it went through up to its current one (paid/ready, packed, shipped,
    delivered, completed; cancelled ones stop early), at plausible hours apart -- about 6 events an order;
-2. timed: `reports.process.process_report` for the last 30 days and the page itself through Django's test
-   client as a logged-in administrator, `--reps` times after one warm-up.
+2. the first build of the per-order traces (`reports.traces`; the worker's job), timed once;
+3. timed: `reports.process.process_report` for the last 30 days and the page itself through Django's test
+   client as a logged-in administrator, `--reps` times after one warm-up; and once, for comparison, the same
+   report from the raw event log (checked equal).
 
 `bench/run.py` imports this module and calls `main(argv)`, which returns the figures as a dict.
 """
@@ -126,9 +128,34 @@ def _child(args) -> dict:
             out.append((time.perf_counter() - start) * 1000)
         return out
 
+    from zaplecze.reports import process
+    from zaplecze.reports.traces import traces_rebuild
+
+    # The worker folds the event log into per-order traces as events arrive; on a loaded database the
+    # first build is done in steps (timed here once, like the setup).
+    t0 = time.perf_counter()
+    traced = traces_rebuild()
+    build_s = time.perf_counter() - t0
     data = process_report(period)
+    if args.profile:  # where the time goes, on standard error
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.runcall(process_report, period)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
     report_ms = timed(lambda: process_report(period))
     page_ms = timed(lambda: client.get(url, params))
+    # For comparison: the same report computed from the raw event log of the period (one run).
+    folded_traces = process.trace_table
+    process.trace_table = process.trace_table_from_log
+    t0 = time.perf_counter()
+    from_log = process_report(period)
+    log_ms = (time.perf_counter() - t0) * 1000
+    process.trace_table = folded_traces
+    assert {k: v for k, v in from_log.items() if k not in ("from", "to")} == {
+        k: v for k, v in data.items() if k not in ("from", "to")
+    }, "the folded traces and the raw log disagree"
     return {
         "orders_loaded": args.orders,
         "events": n_events,
@@ -140,6 +167,9 @@ def _child(args) -> dict:
         "page_median_ms": round(statistics.median(page_ms)),
         "page_p95_ms": round(sorted(page_ms)[max(0, round(0.95 * len(page_ms)) - 1)]),
         "reps": args.reps,
+        "traces_built": traced,
+        "traces_build_seconds": round(build_s, 1),
+        "report_from_raw_log_ms": round(log_ms),
     }
 
 
@@ -148,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one report (stderr)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -160,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
         {"ZAPLECZE_DATA_DIR": str(tmp / "data"), "ZAPLECZE_LOG_LEVEL": "WARNING", "ZAPLECZE_DEMO": "0"}
     )
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--orders", str(args.orders)]
-    cmd += ["--reps", str(args.reps), "--seed", str(args.seed)]
+    cmd += ["--reps", str(args.reps), "--seed", str(args.seed)] + (["--profile"] if args.profile else [])
     try:
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
         if proc.returncode != 0:
@@ -172,7 +203,12 @@ def main(argv: list[str] | None = None) -> dict:
         f"process mining on sqlite: {out['orders_loaded']:,} orders, {out['events']:,} events "
         f"(setup {out['setup_seconds']} s); last 30 days: {out['orders_in_period']:,} orders"
     )
+    print(
+        f"  first build of the order traces: {out['traces_built']:,} orders in {out['traces_build_seconds']} s "
+        "(the worker's job, in steps)"
+    )
     print(f"  process_report  median {out['report_median_ms']:,} ms  p95 {out['report_p95_ms']:,} ms")
+    print(f"  the same report from the raw event log: {out['report_from_raw_log_ms']:,} ms (one run)")
     print(
         f"  page (server)   median {out['page_median_ms']:,} ms  p95 {out['page_p95_ms']:,} ms  ({out['reps']} runs)"
     )
