@@ -1,13 +1,17 @@
 """Reports API (mounted at /api/v1/reports). Thin: the same data and files as the report page and the CLI.
 
 Routes:
-  GET    /sales?from=&to=&channel=                the sales report as JSON (the numbers the PDF shows)
+  GET    /sales?from=&to=&channel=&currency=      the sales report as JSON (the numbers the PDF shows)
   GET    /operations?channel=                     the operations report as JSON (as of now)
   GET    /file?kind=&from=&to=&channel=&format=   the report as a file (pdf, xlsx, csv, html, json); kept
   GET    /runs                                    kept report files
   GET    /schedules                               report schedules
   POST   /schedules                               create a schedule
   DELETE /schedules/{schedule_id}                 delete a schedule
+  GET    /insights?state=&kind=                   insights with their evidence (state: open = new + accepted)
+  GET    /insights/{insight_id}                   one insight
+  POST   /insights/{insight_id}/state             accept, dismiss, mark done or reopen (with a note)
+  POST   /insights/refresh                        run the insight rules now
 """
 
 import datetime as dt
@@ -33,6 +37,9 @@ class PeriodQuery(In):
     date_from: dt.date = Field(alias="from", description="First day (local), YYYY-MM-DD")
     date_to: dt.date = Field(alias="to", description="Last day (local), included")
     channel: text(40) = Field("", description="A channel code; empty = all channels")
+    currency: str = Field(
+        "", pattern=r"^([A-Za-z]{3})?$", description="ISO currency; empty = the channel's (PLN for all)"
+    )
 
 
 class FileQuery(PeriodQuery):
@@ -55,7 +62,9 @@ def sales(request, query: Query[PeriodQuery]):
     customer type; top products; the previous period and the same period last year. Money as numbers in
     `currency`; orders in other currencies are listed in `other_currencies`, never summed."""
     period = Period(query.date_from, query.date_to)
-    return _json(services.report_data(ReportKind.SALES, period, channel=query.channel))
+    return _json(
+        services.report_data(ReportKind.SALES, period, channel=query.channel, currency=query.currency)
+    )
 
 
 @router.get("/operations", response={200: dict, **errors(422)}, summary="Operations report (JSON)")
@@ -72,7 +81,12 @@ def report_file(request, query: Query[FileQuery]):
     """Builds the report, keeps it (see /runs) and returns it."""
     period = Period(query.date_from, query.date_to)
     run, content = services.report_build(
-        kind=query.kind, period=period, fmt=query.format, channel=query.channel, actor=request.auth
+        kind=query.kind,
+        period=period,
+        fmt=query.format,
+        channel=query.channel,
+        currency=query.currency,
+        actor=request.auth,
     )
     response = HttpResponse(content, content_type=render.CONTENT_TYPES[query.format])
     response["Content-Disposition"] = f'attachment; filename="{run.path.rsplit("/", 1)[-1]}"'
@@ -162,7 +176,7 @@ def schedule_delete(request, schedule_id: int):
 @allow("reports.view")
 def process(request, query: Query[PeriodQuery]):
     """For the orders placed in the period: lead times between placed, paid, packed, shipped and delivered
-    (median and 90th percentile hours, overall and by channel, warehouse, delivery method, weekday and hour
+    (median and 90th percentile hours, overall and by channel, warehouse, delivery method, carrier, weekday and hour
     of payment), the bottleneck, ship-by compliance, the paths orders took, the process map and a histogram."""
     from .process import process_report
 
@@ -177,8 +191,10 @@ def customers(request, query: Query[PeriodQuery]):
     """Monthly cohorts of customers first seen in the period with their retention, RFM segments and
     historical lifetime value as of the period's last day, and the ABC classes of the products sold in it."""
     from .customers import customers_report
+    from .sales import channel_currency
 
-    return _json(customers_report(Period(query.date_from, query.date_to)))
+    currency = (query.currency or channel_currency(query.channel)).upper()
+    return _json(customers_report(Period(query.date_from, query.date_to), currency=currency))
 
 
 class AnomalyOut(Schema):
@@ -209,3 +225,97 @@ def anomalies(request):
     from .models import Anomaly
 
     return list(Anomaly.objects.order_by("-day", "metric")[:500])
+
+
+class InsightOut(Schema):
+    id: int
+    kind: str
+    subject_type: str
+    subject_id: str
+    subject_label: str
+    title: str
+    period_from: dt.date
+    period_to: dt.date
+    evidence: dict
+    statistic: str
+    p_value: float | None
+    confidence: float
+    expected_effect: float | None
+    effect_unit: str
+    action_text: str
+    action_url: str
+    state: str
+    state_changed_at: dt.datetime | None
+    state_changed_by: str | None
+    note: str
+    done_at: dt.datetime | None
+    measured_effect: dict | None
+    first_seen: dt.date
+    last_seen: dt.date
+
+    @staticmethod
+    def resolve_state_changed_by(obj) -> str | None:
+        return obj.state_changed_by.username if obj.state_changed_by_id else None
+
+
+class InsightQuery(In):
+    state: Literal["open", "new", "accepted", "dismissed", "done", "all"] = "open"
+    kind: text(24) = ""
+
+
+class InsightStateIn(In):
+    state: Literal["new", "accepted", "dismissed", "done"]
+    note: text(500) = ""
+
+
+class RefreshOut(Schema):
+    created: list[int]
+    updated: list[int]
+    failed: dict[str, str]
+
+
+@router.get("/insights", response={200: list[InsightOut], **errors(422)}, summary="Insights")
+@allow("reports.view")
+def insights_list(request, query: Query[InsightQuery]):
+    """Findings of the insight rules, grouped by kind and most confident first, each with its evidence
+    (numbers, period, statistic, p-value), expected effect, suggested action and link, state, and after done
+    the measured effect."""
+    from .insights_selectors import insights_list as select
+
+    return list(select(state=query.state, kind=query.kind))
+
+
+@router.post("/insights/refresh", response={200: RefreshOut, **errors()}, summary="Run the insight rules")
+@allow("reports.manage")
+def insights_refresh(request):
+    from .insights_services import insights_refresh as run
+
+    result = run(local_today())
+    return {
+        "created": [i.pk for i in result["created"]],
+        "updated": [i.pk for i in result["updated"]],
+        "failed": result["failed"],
+    }
+
+
+@router.get("/insights/{insight_id}", response={200: InsightOut, **errors(404)}, summary="One insight")
+@allow("reports.view")
+def insight_get(request, insight_id: int):
+    from .insights_selectors import access_insight
+
+    return access_insight(insight_id)
+
+
+@router.post(
+    "/insights/{insight_id}/state",
+    response={200: InsightOut, **errors(400, 404, 409, 422)},
+    summary="Change state",
+)
+@allow("reports.manage")
+def insight_state(request, insight_id: int, payload: InsightStateIn):
+    """new -> accepted, dismissed or done; accepted -> done or dismissed; dismissed -> new (reopen)."""
+    from .insights_selectors import access_insight
+    from .insights_services import insight_transition
+
+    insight_transition(insight_id=insight_id, state=payload.state, actor=request.auth, note=payload.note)
+    return access_insight(insight_id)

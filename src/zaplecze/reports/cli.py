@@ -12,6 +12,7 @@ import click
 def register_cli(main: click.Group) -> None:
     main.add_command(report)
     main.add_command(anomalies)
+    main.add_command(insights_command)
 
 
 def _setup_django() -> None:
@@ -37,6 +38,7 @@ def _date(value: str | None, name: str) -> dt.date | None:
 @click.option("--from", "date_from", help="First day (YYYY-MM-DD, local); default: 30 days ago")
 @click.option("--to", "date_to", help="Last day, included; default: yesterday")
 @click.option("--channel", default="", help="A channel code (default: all channels)")
+@click.option("--currency", default="", help="ISO currency (default: the channel's; PLN for all channels)")
 @click.option(
     "--format",
     "fmt",
@@ -45,7 +47,7 @@ def _date(value: str | None, name: str) -> dt.date | None:
     show_default=True,
 )
 @click.option("-o", "--output", help="File to write (default: standard output for json, csv and html)")
-def report(kind, date_from, date_to, channel, fmt, output):
+def report(kind, date_from, date_to, channel, currency, fmt, output):
     """Build a sales or operations report. JSON totals are the numbers the PDF shows."""
     _setup_django()
     from zaplecze.core.businesstime import local_today
@@ -60,10 +62,14 @@ def report(kind, date_from, date_to, channel, fmt, output):
     end = _date(date_to, "--to") or today - dt.timedelta(days=1)
     if channel and not Channel.objects.filter(code=channel).exists():
         raise click.BadParameter(f"no channel {channel!r}", param_hint="--channel")
+    if currency and not (len(currency) == 3 and currency.isalpha()):
+        raise click.BadParameter(f"{currency!r} is not an ISO currency code", param_hint="--currency")
     if fmt in ("pdf", "xlsx") and not output:
         raise click.UsageError(f"--format {fmt} writes a binary file: give -o FILE")
     try:
-        run, content = report_build(kind=kind, period=Period(start, end), fmt=fmt, channel=channel)
+        run, content = report_build(
+            kind=kind, period=Period(start, end), fmt=fmt, channel=channel, currency=currency
+        )
     except DomainError as exc:
         raise click.BadParameter(exc.message, param_hint=f"--{exc.field}" if exc.field else None)
     if output and output != "-":
@@ -99,3 +105,67 @@ def anomalies(day, as_json):
             click.echo(describe(a))
     else:
         click.echo(f"{when}: nothing unusual (or no new anomaly)")
+
+
+@click.command("insights")
+@click.option("--refresh", is_flag=True, help="Run the insight rules first (as the daily job does)")
+@click.option("--measure", is_flag=True, help="Measure the effect of done insights whose after-period ended")
+@click.option(
+    "--state",
+    type=click.Choice(["open", "new", "accepted", "dismissed", "done", "all"]),
+    default="open",
+    show_default=True,
+)
+@click.option("--kind", default="", help="Only one kind (e.g. stockout, carrier_late)")
+@click.option("--json", "as_json", is_flag=True, help="Print the insights as JSON")
+def insights_command(refresh, measure, state, kind, as_json):
+    """List the insights (findings with evidence and a suggested action); --refresh runs the rules first."""
+    _setup_django()
+    import json
+
+    from zaplecze.core.businesstime import local_today
+
+    from .insights_selectors import insights_list
+    from .insights_services import insights_measure_due, insights_refresh
+    from .models import Insight
+
+    if kind and kind not in Insight.Kind.values:
+        raise click.BadParameter(f"one of {', '.join(Insight.Kind.values)}", param_hint="--kind")
+    today = local_today()
+    if refresh:
+        result = insights_refresh(today)
+        click.echo(f"{len(result['created'])} new, {len(result['updated'])} updated", err=True)
+        for name, error in result["failed"].items():
+            click.echo(f"rule {name} failed: {error}", err=True)
+    if measure:
+        click.echo(f"{len(insights_measure_due(today))} measured", err=True)
+    items = list(insights_list(state=state, kind=kind))
+    if as_json:
+        fields = (
+            "id",
+            "kind",
+            "subject_type",
+            "subject_id",
+            "subject_label",
+            "title",
+            "statistic",
+            "p_value",
+            "confidence",
+            "effect_unit",
+            "action_text",
+            "action_url",
+            "state",
+            "evidence",
+            "measured_effect",
+        )
+        rows = [{f: getattr(i, f) for f in fields} | {
+            "period_from": i.period_from.isoformat(), "period_to": i.period_to.isoformat(),
+            "expected_effect": None if i.expected_effect is None else float(i.expected_effect),
+        } for i in items]  # fmt: skip
+        click.echo(json.dumps(rows, ensure_ascii=False, default=str))
+        return
+    if not items:
+        click.echo("no insights")
+    for i in items:
+        effect = "" if i.expected_effect is None else f" [{i.expected_effect} {i.effect_unit}]"
+        click.echo(f"#{i.id} {i.state:9} {i.kind:18} {i.title} (confidence {i.confidence:.0%}){effect}")

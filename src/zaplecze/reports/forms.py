@@ -18,10 +18,12 @@ class ReportForm(forms.Form):
     date_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
     channel = forms.ChoiceField(label=_("Channel"), required=False)
+    currency = forms.ChoiceField(label=_("Currency"), required=False)
 
-    def __init__(self, *args, channels=(), **kwargs):
+    def __init__(self, *args, channels=(), currencies=("PLN",), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["channel"].choices = [("", _("All channels")), *channels]
+        self.fields["currency"].choices = [("", _("Channel's currency")), *((c, c) for c in currencies)]
 
     def clean(self):
         data = super().clean()

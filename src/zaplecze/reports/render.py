@@ -60,6 +60,7 @@ def _sales_tables(data: dict) -> list[tuple[str, list[str], list[list]]]:
         (_("By payment method"), head, group(data["by_payment_method"])),
         (_("By delivery method"), head, group(data["by_delivery_method"])),
         (_("By customer type"), head, group(data["by_customer_type"])),
+        (_("By region"), head, group(data.get("by_region", []))),
         (
             _("By category"),
             [_("Category"), _("Revenue (gross)"), _("Units"), _("Share"), _("Margin")],

@@ -24,7 +24,7 @@ from django.db.models.functions import TruncDate
 
 from zaplecze.core.businesstime import tz
 from zaplecze.core.errors import DomainError
-from zaplecze.orders.models import Order, OrderLine, Stage
+from zaplecze.orders.models import Channel, Order, OrderLine, Stage
 from zaplecze.service.models import REFUND_HOLDING_STATES, Refund
 
 CENT = Decimal("0.01")
@@ -267,6 +267,64 @@ def customers(period: Period, *, currency: str = "PLN", channel: str = "") -> di
     }
 
 
+def by_region(period: Period, *, currency: str = "PLN", channel: str = "") -> list[dict]:
+    """Orders and gross revenue by the voivodeship of the shipping postcode (reports.regions): `abroad` for
+    addresses outside Poland, `unknown` without a valid postcode. Prefixes crossing a border are approximate."""
+    from .regions import region_name, region_of
+
+    orders = counted_orders(period, currency=currency, channel=channel)
+    sums: dict[str, list] = {}
+    for country, postcode, n, gross in (
+        orders.values_list("shipping_country", "shipping_postcode")
+        .annotate(n=Count("id"), gross=Sum("total_gross"))
+        .order_by()
+    ):
+        key = region_of(country, postcode)
+        row = sums.setdefault(key, [0, Decimal(0)])
+        row[0] += n
+        row[1] += gross or 0
+    total = sum((v[1] for v in sums.values()), Decimal(0))
+    out = [
+        {
+            "key": key,
+            "name": region_name(key),
+            "orders": n,
+            "revenue_gross": _money(gross),
+            "share": _ratio(gross, total),
+        }
+        for key, (n, gross) in sums.items()
+    ]
+    return sorted(out, key=lambda r: (-r["revenue_gross"], r["key"]))
+
+
+COMMON_CURRENCIES = ("PLN", "EUR", "USD", "GBP", "CZK")
+
+
+def currencies() -> list[str]:
+    """The report's currency choices: the common ones and the currency of each channel's latest order (one
+    indexed look-up per channel, not a scan of every order), PLN first."""
+    found = set(COMMON_CURRENCIES)
+    for channel_id in Channel.objects.order_by().values_list("id", flat=True):
+        latest = (
+            Order.objects.filter(channel_id=channel_id)
+            .order_by("-placed_at", "-id")
+            .values_list("currency")[:1]
+        )
+        found.update(c for (c,) in latest)
+    return ["PLN", *sorted(found - {"PLN"})]
+
+
+def channel_currency(channel: str) -> str:
+    """The currency of the channel's latest order (PLN when it has none, or for all channels): the report's
+    default currency when a channel is chosen and no currency is given. One indexed look-up."""
+    if not channel:
+        return "PLN"
+    latest = (
+        Order.objects.filter(channel__code=channel).order_by("-placed_at", "-id").values_list("currency")[:1]
+    )
+    return next((c for (c,) in latest), "PLN")
+
+
 def other_currencies(period: Period, *, currency: str = "PLN", channel: str = "") -> dict[str, dict]:
     """Orders in currencies other than the report's: counted per currency, never summed with it."""
     qs = counted_orders(period, currency=None, channel=channel).exclude(currency=currency)
@@ -306,6 +364,7 @@ def sales_report(period: Period, *, currency: str = "PLN", channel: str = "", to
         "by_payment_method": _grouped(orders, "payment_method"),
         "by_delivery_method": _grouped(orders, "delivery_method"),
         "by_customer_type": _grouped(orders, "customer_type"),
+        "by_region": by_region(period, currency=currency, channel=channel),
         "by_category": by_product_group(
             period, "variant__product__category__name", currency=currency, channel=channel
         ),

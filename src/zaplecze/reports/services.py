@@ -19,7 +19,7 @@ from django.utils.translation import override
 from zaplecze.core.businesstime import tz
 from zaplecze.core.errors import DomainError
 from zaplecze.core.services import audit_record
-from zaplecze.reports.sales import Period, sales_report
+from zaplecze.reports.sales import Period, channel_currency, sales_report
 from zaplecze.service.services import outbox_enqueue
 
 from . import render
@@ -29,20 +29,21 @@ from .operations import operations_report
 REPORTS_DIR = "reports"
 
 
-def report_data(kind: str, period: Period, *, channel: str = "", currency: str = "PLN") -> dict:
+def report_data(kind: str, period: Period, *, channel: str = "", currency: str = "") -> dict:
+    """`currency` empty: the currency of the channel's latest order (PLN for all channels)."""
     if kind == ReportKind.SALES:
-        return sales_report(period, channel=channel, currency=currency)
+        return sales_report(period, channel=channel, currency=(currency or channel_currency(channel)).upper())
     if kind == ReportKind.OPERATIONS:
         return operations_report(channel=channel)
     raise DomainError(f"Unknown report {kind!r}: choose sales or operations", field="kind")
 
 
-def report_render(kind: str, period: Period, fmt: str, *, channel: str = "") -> bytes:
+def report_render(kind: str, period: Period, fmt: str, *, channel: str = "", currency: str = "") -> bytes:
     if fmt not in ReportFormat.values:
         raise DomainError(
             f"Unknown format {fmt!r}: choose one of {', '.join(ReportFormat.values)}", field="format"
         )
-    return render.render(kind, report_data(kind, period, channel=channel), fmt)
+    return render.render(kind, report_data(kind, period, channel=channel, currency=currency), fmt)
 
 
 def _store(run: ReportRun, content: bytes) -> None:
@@ -60,11 +61,11 @@ def _store(run: ReportRun, content: bytes) -> None:
 
 
 def report_build(
-    *, kind: str, period: Period, fmt: str, channel: str = "", actor=None, schedule=None
+    *, kind: str, period: Period, fmt: str, channel: str = "", currency: str = "", actor=None, schedule=None
 ) -> tuple[ReportRun, bytes]:
     """Build a report and keep it as a ReportRun (downloadable later); returns the run and the file."""
     started = time.perf_counter()
-    content = report_render(kind, period, fmt, channel=channel)
+    content = report_render(kind, period, fmt, channel=channel, currency=currency)
     run = ReportRun.objects.create(
         kind=kind,
         format=fmt,

@@ -31,3 +31,30 @@ def anomaly_check_daily() -> None:
 
     for a in check_day(local_today() - dt.timedelta(days=1)):
         log.warning("sales anomaly: %s", a)
+
+
+@db_periodic_task(crontab(minute="*/2"))
+def order_traces_refresh() -> None:
+    """Fold new order events into the process-mining traces (a first build goes 200,000 events a run)."""
+    from .traces import traces_refresh
+
+    n = traces_refresh(limit_events=200_000)
+    if n:
+        log.info("order traces refreshed: %s orders", n)
+
+
+@db_periodic_task(crontab(hour="5", minute="40"))
+def insights_daily() -> None:
+    """After the anomaly check: run the insight rules for the figures up to yesterday, then measure the effect
+    of the insights marked done whose after-period has ended."""
+    from zaplecze.core.businesstime import local_today
+
+    from .insights_services import insights_measure_due, insights_refresh
+
+    today = local_today()
+    result = insights_refresh(today)
+    log.info("insights: %d new, %d updated", len(result["created"]), len(result["updated"]))
+    for kind, error in result["failed"].items():
+        log.warning("insight rule %s failed: %s", kind, error)
+    for insight in insights_measure_due(today):
+        log.info("insight effect measured: %s", insight)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import insights_views, views
 
 app_name = "reports"
 urlpatterns = [
@@ -11,6 +11,9 @@ urlpatterns = [
     path("process/", views.process, name="process"),
     path("customers/", views.customers, name="customers"),
     path("alerts/", views.alerts, name="alerts"),
+    path("insights/", insights_views.index, name="insights"),
+    path("insights/refresh/", insights_views.refresh, name="insights_refresh"),
+    path("insights/<int:insight_id>/state/", insights_views.state, name="insight_state"),
     path("alerts/<int:anomaly_id>/dismiss/", views.alert_dismiss, name="alert_dismiss"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:run_id>/", views.run_download, name="run_download"),

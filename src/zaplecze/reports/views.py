@@ -18,7 +18,7 @@ from zaplecze.core.access import require
 from zaplecze.core.businesstime import local_today
 from zaplecze.core.errors import DomainError
 from zaplecze.orders.models import Channel, Stage
-from zaplecze.reports.sales import Period
+from zaplecze.reports.sales import Period, channel_currency, currencies
 
 from . import render as report_render
 from . import selectors, services
@@ -50,7 +50,7 @@ def _form(request) -> ReportForm:
     params.setdefault("kind", ReportKind.SALES)
     params.setdefault("date_from", (today - dt.timedelta(days=30)).isoformat())
     params.setdefault("date_to", (today - dt.timedelta(days=1)).isoformat())
-    return ReportForm(params, channels=_channels())
+    return ReportForm(params, channels=_channels(), currencies=currencies())
 
 
 def _orders_url(period: Period, channel: str, **extra) -> str:
@@ -84,9 +84,10 @@ def index(request):
     ctx: dict = {"form": form, "presets": _presets(local_today()), "formats": ReportFormat.choices}
     if form.is_valid():
         kind, channel = form.cleaned_data["kind"], form.cleaned_data["channel"]
+        currency = form.cleaned_data["currency"]
         try:
             period = Period(form.cleaned_data["date_from"], form.cleaned_data["date_to"])
-            data = services.report_data(kind, period, channel=channel)
+            data = services.report_data(kind, period, channel=channel, currency=currency)
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
@@ -94,7 +95,13 @@ def index(request):
             if kind == ReportKind.SALES:
                 _drill_down(ctx, period, channel)
             ctx["query"] = urlencode(
-                {"kind": kind, "date_from": period.start, "date_to": period.end, "channel": channel}
+                {
+                    "kind": kind,
+                    "date_from": period.start,
+                    "date_to": period.end,
+                    "channel": channel,
+                    "currency": currency,
+                }
             )
     ctx["runs"] = list(selectors.runs(limit=10))
     return render(request, "reports/index.html", ctx)
@@ -117,6 +124,7 @@ def download(request):
         period=period,
         fmt=fmt,
         channel=form.cleaned_data["channel"],
+        currency=form.cleaned_data["currency"],
         actor=request.user,
     )
     response = HttpResponse(content, content_type=report_render.CONTENT_TYPES[fmt])
@@ -230,7 +238,8 @@ def customers(request):
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            data = customers_report(period)
+            currency = form.cleaned_data["currency"] or channel_currency(form.cleaned_data["channel"])
+            data = customers_report(period, currency=currency)
             for row in data["cohorts"]:
                 row["cells"] = [
                     {"value": v, "heat": None if v is None else min(100, round(v * 300))}
