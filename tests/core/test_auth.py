@@ -32,7 +32,7 @@ def test_login_with_the_right_password(make_user):
     response = login(client, user.username)
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("web:dashboard")
+    assert response["Location"] == reverse("today:index")
     assert logged_in_user_id(client) == str(user.pk)
 
 

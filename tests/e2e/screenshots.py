@@ -32,6 +32,11 @@ EXTRA_PAGES = [
     ("process", "/reports/process/"),
     ("customers", "/reports/customers/"),
     ("integrations", "/integrations/"),
+    ("insights", "/reports/insights/"),
+    ("monitoring", "/monitoring/"),
+    ("promotions", "/promotions/"),
+    ("promotions-calendar", "/promotions/calendar/"),
+    ("today-history", "/today/history/"),
 ]
 CHROMIUM_ARGS = [
     "--headless",
@@ -321,7 +326,9 @@ def shoot(base_url: str, username: str, password: str, out: Path, language: str)
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")
-        page.wait_for_url(f"{base_url}/")
+        page.wait_for_url(f"{base_url}/today/")
+        page.screenshot(path=str(out / "today.png"), full_page=False)
+        page.goto(f"{base_url}/dashboard/")
         page.wait_for_selector("#chart-daily-target[data-ready='1'] svg", timeout=20_000)
         page.screenshot(path=str(out / "dashboard.png"), full_page=True)
         page.goto(f"{base_url}/orders/")

@@ -74,9 +74,10 @@ def test_login_dashboard_queue_filter_and_status_change(live_server, shop, page)
     page.fill("input[name=username]", "ola")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/")
+    expect(page).to_have_url(f"{base}/today/")  # the home page is Today
 
     # The dashboard draws its chart (vega-embed from the locally generated bundle).
+    page.click("nav.areas a[data-area=dashboard]")
     page.wait_for_selector("#chart-daily-target[data-ready='1'] svg")
     assert page.locator("#chart-daily-target svg .mark-rect path").count() >= 2
     expect(page.locator("[data-figure=waiting] .kpi-value")).to_have_text("6")

@@ -33,6 +33,7 @@ from zaplecze.core.models import AuditEntry
 from zaplecze.core.services import job_create
 from zaplecze.inventory import services as stock
 from zaplecze.inventory.models import Location, Reservation, StockLevel, StockMovement, Warehouse
+from zaplecze.monitoring import demo as monitoring_demo
 from zaplecze.orders import services as order_services
 from zaplecze.orders.models import (
     HOLDING_STAGES,
@@ -49,9 +50,11 @@ from zaplecze.orders.models import (
 from zaplecze.orders.schemas import OrderIn
 from zaplecze.purchasing import demo as purchasing_demo
 from zaplecze.purchasing.tasks import reorder_compute_job
+from zaplecze.today.services import exceptions_refresh
 
 from .catalog_extras import seed_catalogue_extras
 from .plan import CHANNELS, Calendar, OrderPlan, plan_shop
+from .today_extras import seed_today_situations
 
 CHUNK = 1000
 EVENT_KIND = {
@@ -139,6 +142,10 @@ def build_demo(
         # forecast job (queued below), which takes longer than the rest of the demo.
         purchasing = purchasing_demo.seed_demo(seed=seed, forecast=False, now=now)
         timings["purchasing"] = time.monotonic() - mark
+        # Storefront checks of the app's own pages with three days of results (Shop health).
+        monitoring_demo.seed_demo(seed=seed, now=now)
+        # A complaint close to its answer deadline and a parcel the carrier could not deliver (Today).
+        today_situations = seed_today_situations(now=now)
     if queue_forecast:
         _queue_forecast()
     if traffic:
@@ -146,6 +153,8 @@ def build_demo(
         mark = time.monotonic()
         timings["traffic_events"] = demo_traffic_generate(days=30)
         timings["traffic"] = time.monotonic() - mark
+    # Fill the Today page now rather than at the worker's first run: what needs someone in the demo shop.
+    found = exceptions_refresh(now=now)
     by_stage = dict(sorted(Order.objects.values("stage").annotate(n=Count("id")).values_list("stage", "n")))
     stats = {
         "orders": len(plans),
@@ -159,6 +168,7 @@ def build_demo(
         "purchasing": purchasing,
         "catalogue": catalogue_extras,
         "by_stage": by_stage,
+        "today": {"situations": today_situations, "exceptions_opened": found.opened},
         "seed": seed,
         "seconds": round(time.monotonic() - t0, 2),
         "timings": {k: round(v, 2) for k, v in timings.items()},

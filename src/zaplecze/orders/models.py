@@ -252,6 +252,9 @@ class Order(models.Model):
             models.Index(fields=["needs_attention", "placed_at", "id"], name="order_attention_placed_idx"),
             models.Index(fields=["total_gross", "id"], name="order_total_idx"),
             models.Index(fields=["ship_by", "id"], name="order_shipby_idx"),
+            # Today's detectors: open orders past their ship-by time, and open orders untouched for a day.
+            models.Index(fields=["stage", "ship_by"], name="order_stage_shipby_idx"),
+            models.Index(fields=["stage", "updated_at"], name="order_stage_updated_idx"),
         ]
         ordering = ["-placed_at", "-id"]
 
@@ -453,3 +456,20 @@ class AutomationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_name} / {self.order_id} ({self.result})"
+
+
+class CustomerExternalId(models.Model):
+    """A customer's id in another system, per channel (e.g. the customer number of a shop whose order history
+    was imported by `orders.history`): the same id on a later import finds the same customer."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=100)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="external_ids")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="customer_external_id_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.external_id}"

@@ -39,5 +39,23 @@ def staff_digest(
     return queued
 
 
+def staff_message(
+    *, key: str, kind: str, user_id: int, subject: Callable[[], str], body: Callable[[], str]
+) -> bool:
+    """Queue one e-mail to one staff member, in their language (`subject` and `body` are called with it
+    active); `key` makes it idempotent. False when the user has no address or is not active."""
+    user = User.objects.filter(pk=user_id, is_active=True).exclude(email="").first()
+    if user is None:
+        return False
+    language = user.language or "pl"
+    with override(language):
+        text_subject, text_body = subject(), body()
+    email = outbox_enqueue(
+        key=key, kind=kind, to=user.email, language=language, context={}, subject=text_subject, body=text_body
+    )
+    return email is not None
+
+
 def register() -> None:
     extensions.register("staff.notify", "email", staff_digest)
+    extensions.register("staff.notify", "email_user", staff_message)

@@ -10,6 +10,7 @@ from zaplecze.core.permissions import user_has
 # (key, label, url name, permissions: any one of them shows the entry).
 # Modules add their entry here when they exist.
 AREAS = [
+    ("today", _("Today"), "today:index", ("dashboard.view",)),
     ("dashboard", _("Dashboard"), "web:dashboard", ("dashboard.view",)),
     ("orders", _("Orders"), "orders:queue", ("orders.view",)),
     ("products", _("Products"), "catalog:products", ("catalog.view",)),
@@ -30,6 +31,7 @@ SETTINGS = [
     ("statuses", "orders:statuses", "settings.statuses"),
     ("channels", "orders:channels", "settings.channels"),
     ("automation", "orders:automation", "settings.automation"),
+    ("today", "today:settings", "settings.automation"),
     ("audit_rules", "catalog:audit_rules", "settings.catalog"),
     ("integrations", "integrations:connections", "settings.integrations"),
 ]

@@ -6,9 +6,8 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Count, Q
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from zaplecze.core import selectors as core_selectors
-from zaplecze.core.access import public, require
+from zaplecze.core.access import require
 from zaplecze.core.errors import DomainError, NotFound
 from zaplecze.core.permissions import user_has
 from zaplecze.inventory import selectors as stock_selectors
@@ -48,6 +47,13 @@ def _open_work_by_channel(now: dt.datetime) -> dict[str, dict]:
         )
     )
     return {r["channel__code"]: r for r in rows}
+
+
+@require("dashboard.view")
+@require_safe
+def home(request):
+    """The home page is Today: what needs someone now (the dashboard of figures is one click away)."""
+    return redirect(reverse("today:index"))
 
 
 @require("dashboard.view")
@@ -242,11 +248,3 @@ def job_detail(request, job_id: int):
         raise Http404
     template = "web/_job_progress.html" if request.htmx else "web/job.html"
     return render(request, template, {"job": job})
-
-
-@public
-@require_safe
-def healthz(request):
-    with connection.cursor() as cur:
-        cur.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})

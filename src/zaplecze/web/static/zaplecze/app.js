@@ -99,3 +99,9 @@
   window.addEventListener("load", function () { renderCharts(document); });
   document.addEventListener("htmx:afterSwap", function (e) { renderCharts(e.target); updateSelection(); });
 })();
+
+// Forms that do something not easily undone ask first (data-confirm="question").
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
