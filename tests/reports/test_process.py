@@ -219,3 +219,18 @@ def test_lead_time_by_the_carrier_of_the_first_shipment(log):
     rows = {r["key"]: r for r in process_report(NOV)["by"]["carrier"]}
     assert rows[inpost.name]["count"] == 1 and rows[inpost.name]["median_h"] == 30.0
     assert rows[dpd.name]["count"] == 2 and rows[dpd.name]["median_h"] == 7.0
+
+
+def test_cli_prints_the_process_analysis_as_json(log):
+    import json
+
+    from click.testing import CliRunner
+
+    from zaplecze.cli import main
+
+    out = CliRunner().invoke(main, ["report", "process", "--from", "2026-11-01", "--to", "2026-11-30"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["orders"] == 7 and data["ship_by"]["rate"] == 0.8
+    refused = CliRunner().invoke(main, ["report", "process", "--format", "pdf", "-o", "x.pdf"])
+    assert refused.exit_code != 0 and "json only" in refused.output

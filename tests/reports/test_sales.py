@@ -148,3 +148,42 @@ def test_by_category_and_brand_with_margin_marked_incomplete(ingest, product_fac
     assert cat["margin"] == D("41.30") and cat["margin_complete"] is False  # 81.30 - 40, B has no cost
     brands = {x["name"]: x for x in r["by_brand"]}
     assert brands["Ceramik"]["margin_complete"] is True and brands["Glina"]["margin"] is None
+
+
+def test_by_week_and_by_month_add_up_to_the_totals(ingest, shop):
+    # Sunday 30 Nov and Monday 1 Dec: two ISO weeks and two months; 29 Nov is in the same week as 30 Nov.
+    _order(ingest, 1, dt.datetime(2026, 11, 29, 12, 0, tzinfo=WAW))
+    _order(ingest, 2, dt.datetime(2026, 11, 30, 12, 0, tzinfo=WAW), qty=2)
+    _order(ingest, 3, dt.datetime(2026, 12, 1, 9, 0, tzinfo=WAW), qty=3)
+    data = sales_report(Period(dt.date(2026, 11, 25), dt.date(2026, 12, 2)))
+    weeks = [(w["from"], w["to"], w["orders"], w["units"]) for w in data["by_week"]]
+    assert weeks == [
+        (dt.date(2026, 11, 25), dt.date(2026, 11, 29), 1, 1),  # the period's part of the week of 23 Nov
+        (dt.date(2026, 11, 30), dt.date(2026, 12, 2), 2, 5),
+    ]
+    months = [(m["key"], m["orders"], m["revenue_gross"]) for m in data["by_month"]]
+    assert months == [(dt.date(2026, 11, 1), 2, D("300.00")), (dt.date(2026, 12, 1), 1, D("300.00"))]
+    assert sum(m["revenue_gross"] for m in data["by_month"]) == data["revenue_gross"]
+
+
+def test_breakdown_rows_drill_down_to_their_orders(admin_client, ingest, shop):
+    from django.urls import reverse
+
+    _order(
+        ingest, 1, dt.datetime(2026, 11, 10, 12, 0, tzinfo=WAW), payment_method="cod", payment_status="unpaid"
+    )
+    _order(ingest, 2, dt.datetime(2026, 11, 11, 12, 0, tzinfo=WAW))
+    page = admin_client.get(
+        reverse("reports:index"), {"kind": "sales", "date_from": "2026-11-01", "date_to": "2026-11-30"}
+    )
+    links = {}
+    for title, _head, rows in page.context["tables"]:
+        for row in rows:
+            if isinstance(row[0], dict):
+                links.setdefault(str(title), []).append(row[0]["url"])
+    [cod] = [u for u in links["By payment method"] if "payment_method=cod" in u]
+    queue = admin_client.get(cod).content.decode()
+    assert "#1" in queue and "#2" not in queue
+    [week] = links["By week"][:1]
+    assert "date_from=2026-11-09" in week and "date_to=2026-11-15" in week
+    assert links["By month"] and links["By delivery method"]

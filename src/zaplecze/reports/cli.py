@@ -34,7 +34,7 @@ def _date(value: str | None, name: str) -> dt.date | None:
 
 
 @click.command("report")
-@click.argument("kind", type=click.Choice(["sales", "operations"]))
+@click.argument("kind", type=click.Choice(["sales", "operations", "process", "customers"]))
 @click.option("--from", "date_from", help="First day (YYYY-MM-DD, local); default: 30 days ago")
 @click.option("--to", "date_to", help="Last day, included; default: yesterday")
 @click.option("--channel", default="", help="A channel code (default: all channels)")
@@ -48,7 +48,8 @@ def _date(value: str | None, name: str) -> dt.date | None:
 )
 @click.option("-o", "--output", help="File to write (default: standard output for json, csv and html)")
 def report(kind, date_from, date_to, channel, currency, fmt, output):
-    """Build a sales or operations report. JSON totals are the numbers the PDF shows."""
+    """Build a sales or operations report (JSON totals are the numbers the PDF shows), or print the order
+    handling (process mining) or customers and products analyses as JSON."""
     _setup_django()
     from zaplecze.core.businesstime import local_today
     from zaplecze.core.errors import DomainError
@@ -64,6 +65,11 @@ def report(kind, date_from, date_to, channel, currency, fmt, output):
         raise click.BadParameter(f"no channel {channel!r}", param_hint="--channel")
     if currency and not (len(currency) == 3 and currency.isalpha()):
         raise click.BadParameter(f"{currency!r} is not an ISO currency code", param_hint="--currency")
+    if kind in ("process", "customers"):
+        if fmt != "json":
+            raise click.BadParameter(f"the {kind} analysis is printed as json only", param_hint="--format")
+        _analysis(kind, Period(start, end), channel=channel, currency=currency or "PLN", output=output)
+        return
     if fmt in ("pdf", "xlsx") and not output:
         raise click.UsageError(f"--format {fmt} writes a binary file: give -o FILE")
     try:
@@ -169,3 +175,23 @@ def insights_command(refresh, measure, state, kind, as_json):
     for i in items:
         effect = "" if i.expected_effect is None else f" [{i.expected_effect} {i.effect_unit}]"
         click.echo(f"#{i.id} {i.state:9} {i.kind:18} {i.title} (confidence {i.confidence:.0%}){effect}")
+
+
+def _analysis(kind: str, period, *, channel: str, currency: str, output: str | None) -> None:
+    """The same data as /api/v1/reports/process and /customers, as one JSON object."""
+    from .render import to_json
+
+    if kind == "process":
+        from .process import process_report
+
+        data = process_report(period, channel=channel)
+    else:
+        from .customers import customers_report
+
+        data = customers_report(period, currency=currency)
+    content = to_json(data)
+    if output and output != "-":
+        Path(output).write_bytes(content)
+        click.echo(f"{output}: {len(content):,} bytes ({kind}, {period.start} – {period.end})", err=True)
+    else:
+        sys.stdout.buffer.write(content + b"\n")

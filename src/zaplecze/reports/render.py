@@ -45,6 +45,11 @@ def to_json(data: dict) -> bytes:
 # --- tables: one definition of each table's columns, shared by CSV, XLSX and HTML ---------------------
 
 
+def _span(row: dict) -> str:
+    """A week or month row's days inside the period, e.g. "2026-11-16 – 2026-11-22"."""
+    return f"{row['from'].isoformat()} – {row['to'].isoformat()}"
+
+
 def _sales_tables(data: dict) -> list[tuple[str, list[str], list[list]]]:
     def group(rows):
         return [[r["name"] or r["key"] or "—", r["orders"], r["revenue_gross"], r["share"]] for r in rows]
@@ -55,6 +60,16 @@ def _sales_tables(data: dict) -> list[tuple[str, list[str], list[list]]]:
             _("By day"),
             [_("Day"), _("Orders"), _("Revenue (gross)"), _("Units")],
             [[r["day"], r["orders"], r["revenue_gross"], r["units"]] for r in data["by_day"]],
+        ),
+        (
+            _("By week"),
+            [_("Week"), _("Orders"), _("Revenue (gross)"), _("Units")],
+            [[_span(r), r["orders"], r["revenue_gross"], r["units"]] for r in data.get("by_week", [])],
+        ),
+        (
+            _("By month"),
+            [_("Month"), _("Orders"), _("Revenue (gross)"), _("Units")],
+            [[_span(r), r["orders"], r["revenue_gross"], r["units"]] for r in data.get("by_month", [])],
         ),
         (_("By channel"), head, group(data["by_channel"])),
         (_("By payment method"), head, group(data["by_payment_method"])),

@@ -191,6 +191,24 @@ def by_day(period: Period, *, currency: str = "PLN", channel: str = "") -> list[
     ]
 
 
+def by_calendar(days: list[dict], unit: str) -> list[dict]:
+    """The by-day rows summed per ISO week (Monday to Sunday) or per calendar month; `from`/`to` are the
+    part of the week or month inside the period (the first and last ones may be partial)."""
+    out: dict[dt.date, dict] = {}
+    for d in days:
+        day = d["day"]
+        key = day - dt.timedelta(days=day.weekday()) if unit == "week" else day.replace(day=1)
+        row = out.setdefault(
+            key,
+            {"key": key, "from": day, "to": day, "orders": 0, "revenue_gross": Decimal("0.00"), "units": 0},
+        )
+        row["to"] = day
+        row["orders"] += d["orders"]
+        row["revenue_gross"] += d["revenue_gross"]
+        row["units"] += d["units"]
+    return [out[k] for k in sorted(out)]
+
+
 def top_products(period: Period, *, currency: str = "PLN", channel: str = "", limit: int = 20) -> list[dict]:
     lines = OrderLine.objects.filter(order__in=counted_orders(period, currency=currency, channel=channel))
     rows = (
@@ -343,6 +361,7 @@ def sales_report(period: Period, *, currency: str = "PLN", channel: str = "", to
     prev = totals(period.previous(), currency=currency, channel=channel)
     last_year = totals(period.last_year(), currency=currency, channel=channel)
     orders = counted_orders(period, currency=currency, channel=channel)
+    days = by_day(period, currency=currency, channel=channel)
     return {
         "currency": currency,
         "from": period.start,
@@ -359,7 +378,9 @@ def sales_report(period: Period, *, currency: str = "PLN", channel: str = "", to
         },
         "change_vs_previous": {k: _change(current[k], prev[k]) for k in COMPARED},
         "change_vs_last_year": {k: _change(current[k], last_year[k]) for k in COMPARED},
-        "by_day": by_day(period, currency=currency, channel=channel),
+        "by_day": days,
+        "by_week": by_calendar(days, "week"),
+        "by_month": by_calendar(days, "month"),
         "by_channel": _grouped(orders, "channel__code", "channel__name"),
         "by_payment_method": _grouped(orders, "payment_method"),
         "by_delivery_method": _grouped(orders, "delivery_method"),

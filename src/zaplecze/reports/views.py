@@ -63,19 +63,42 @@ def _orders_url(period: Period, channel: str, **extra) -> str:
 
 
 def _drill_down(ctx: dict, period: Period, channel: str) -> None:
-    """Links from the totals and the per-channel rows to the orders behind them."""
+    """Links from the totals and from every row the order queue can filter (day, week, month, channel,
+    payment and delivery method) to the orders behind them."""
     for row in ctx["summary"]:
         if row["key"] in ("orders", "revenue_gross", "aov", "units"):
             row["url"] = _orders_url(period, channel)
-    by_channel = ctx["data"]["by_channel"]
+    data = ctx["data"]
+    # A breakdown whose rows the order queue can filter by: (title, data key, queue parameter).
+    by_key = [
+        (_("By channel"), "by_channel", "channel"),
+        (_("By payment method"), "by_payment_method", "payment_method"),
+        (_("By delivery method"), "by_delivery_method", "delivery_method"),
+    ]
+    spans = {_("By week"): data.get("by_week", []), _("By month"): data.get("by_month", [])}
     for title, _head, rows in ctx["tables"]:
-        if title == _("By channel"):
-            for row, source in zip(rows, by_channel, strict=True):
-                row[0] = {"text": row[0], "url": _orders_url(period, source["key"])}
-        elif title == _("By day"):
+        for t, key, param in by_key:
+            if title == t:
+                for row, source in zip(rows, data[key], strict=True):
+                    if source["key"]:
+                        extra = {param: source["key"]}
+                        url = (
+                            _orders_url(period, source["key"])
+                            if param == "channel"
+                            else _orders_url(period, channel, **extra)
+                        )
+                        row[0] = {"text": row[0], "url": url}
+        if title == _("By day"):
             for row in rows:
                 if row[1]:
                     row[0] = {"text": row[0], "url": _orders_url(Period(row[0], row[0]), channel)}
+        elif title in spans:
+            for row, source in zip(rows, spans[title], strict=True):
+                if source["orders"]:
+                    row[0] = {
+                        "text": row[0],
+                        "url": _orders_url(Period(source["from"], source["to"]), channel),
+                    }
 
 
 @require("reports.view")

@@ -6,29 +6,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0005_default_automation_rules'),
-        ('reports', '0002_anomalies'),
+        ("orders", "0005_default_automation_rules"),
+        ("reports", "0002_anomalies"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OrderTrace',
+            name="OrderTrace",
             fields=[
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='trace', serialize=False, to='orders.order')),
-                ('packed_at', models.DateTimeField(blank=True, null=True)),
-                ('shipped_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('path', models.TextField(blank=True, default='')),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="trace",
+                        serialize=False,
+                        to="orders.order",
+                    ),
+                ),
+                ("packed_at", models.DateTimeField(blank=True, null=True)),
+                ("shipped_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("path", models.TextField(blank=True, default="")),
             ],
         ),
         migrations.CreateModel(
-            name='TraceState',
+            name="TraceState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_event_id', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("last_event_id", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
     ]

@@ -7,54 +7,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reports', '0003_order_traces'),
+        ("reports", "0003_order_traces"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='anomaly',
-            name='metric',
-            field=models.CharField(choices=[('orders', 'Orders'), ('revenue_gross', 'Revenue (gross)'), ('visitors', 'Visitors'), ('visits', 'Visits'), ('conversion_rate', 'Conversion rate (%)')], max_length=20),
+            model_name="anomaly",
+            name="metric",
+            field=models.CharField(
+                choices=[
+                    ("orders", "Orders"),
+                    ("revenue_gross", "Revenue (gross)"),
+                    ("visitors", "Visitors"),
+                    ("visits", "Visits"),
+                    ("conversion_rate", "Conversion rate (%)"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='Insight',
+            name="Insight",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('product_conversion', 'Many views, few orders'), ('stockout', 'Stock-out within the lead time'), ('return_rate', 'Rising returns'), ('carrier_late', 'Carrier late more often'), ('channel_conversion', 'Channel conversion drop'), ('abandoned_checkout', 'More abandoned checkouts'), ('slow_stock', 'Slow-moving stock'), ('stage_stall', 'Orders stalling at a stage')], max_length=24)),
-                ('subject_type', models.CharField(max_length=20)),
-                ('subject_id', models.CharField(blank=True, default='', max_length=200)),
-                ('subject_label', models.CharField(blank=True, default='', max_length=300)),
-                ('fingerprint', models.CharField(db_index=True, max_length=255)),
-                ('title', models.CharField(max_length=300)),
-                ('period_from', models.DateField()),
-                ('period_to', models.DateField()),
-                ('evidence', models.JSONField(default=dict)),
-                ('statistic', models.CharField(blank=True, default='', max_length=60)),
-                ('p_value', models.FloatField(blank=True, null=True)),
-                ('confidence', models.FloatField(default=0)),
-                ('expected_effect', models.DecimalField(blank=True, decimal_places=2, max_digits=20, null=True)),
-                ('effect_unit', models.CharField(blank=True, default='', max_length=12)),
-                ('action_text', models.CharField(blank=True, default='', max_length=500)),
-                ('action_url', models.CharField(blank=True, default='', max_length=500)),
-                ('state', models.CharField(choices=[('new', 'New'), ('accepted', 'Accepted'), ('dismissed', 'Dismissed'), ('done', 'Done')], default='new', max_length=10)),
-                ('state_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.CharField(blank=True, default='', max_length=500)),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('measured_effect', models.JSONField(blank=True, null=True)),
-                ('measured_at', models.DateTimeField(blank=True, null=True)),
-                ('first_seen', models.DateField()),
-                ('last_seen', models.DateField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('state_changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("product_conversion", "Many views, few orders"),
+                            ("stockout", "Stock-out within the lead time"),
+                            ("return_rate", "Rising returns"),
+                            ("carrier_late", "Carrier late more often"),
+                            ("channel_conversion", "Channel conversion drop"),
+                            ("abandoned_checkout", "More abandoned checkouts"),
+                            ("slow_stock", "Slow-moving stock"),
+                            ("stage_stall", "Orders stalling at a stage"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("subject_type", models.CharField(max_length=20)),
+                ("subject_id", models.CharField(blank=True, default="", max_length=200)),
+                ("subject_label", models.CharField(blank=True, default="", max_length=300)),
+                ("fingerprint", models.CharField(db_index=True, max_length=255)),
+                ("title", models.CharField(max_length=300)),
+                ("period_from", models.DateField()),
+                ("period_to", models.DateField()),
+                ("evidence", models.JSONField(default=dict)),
+                ("statistic", models.CharField(blank=True, default="", max_length=60)),
+                ("p_value", models.FloatField(blank=True, null=True)),
+                ("confidence", models.FloatField(default=0)),
+                (
+                    "expected_effect",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=20, null=True),
+                ),
+                ("effect_unit", models.CharField(blank=True, default="", max_length=12)),
+                ("action_text", models.CharField(blank=True, default="", max_length=500)),
+                ("action_url", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("accepted", "Accepted"),
+                            ("dismissed", "Dismissed"),
+                            ("done", "Done"),
+                        ],
+                        default="new",
+                        max_length=10,
+                    ),
+                ),
+                ("state_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.CharField(blank=True, default="", max_length=500)),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                ("measured_effect", models.JSONField(blank=True, null=True)),
+                ("measured_at", models.DateTimeField(blank=True, null=True)),
+                ("first_seen", models.DateField()),
+                ("last_seen", models.DateField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "state_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', '-confidence', '-id'],
-                'indexes': [models.Index(fields=['state', 'kind'], name='insight_state_kind_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('state__in', ['new', 'accepted'])), fields=('fingerprint',), name='insight_open_fingerprint')],
+                "ordering": ["kind", "-confidence", "-id"],
+                "indexes": [models.Index(fields=["state", "kind"], name="insight_state_kind_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("state__in", ["new", "accepted"])),
+                        fields=("fingerprint",),
+                        name="insight_open_fingerprint",
+                    )
+                ],
             },
         ),
     ]
