@@ -220,7 +220,9 @@ def _register_optional() -> None:
         "zaplecze.reports.cli",
         "zaplecze.promotions.cli",
         "zaplecze.monitoring.cli",
+        "zaplecze.today.cli",
         "zaplecze.orders.automation_cli",
+        "zaplecze.orders.cli_history",
     ):
         try:
             m = import_module(mod)

@@ -81,12 +81,14 @@ INSTALLED_APPS = [
     "zaplecze.integrations",
     "zaplecze.promotions",
     "zaplecze.monitoring",
+    "zaplecze.today",
     "zaplecze.reports",
     "zaplecze.web",
     "zaplecze.api",
 ]
 
 MIDDLEWARE = [
+    "zaplecze.core.requestlog.RequestLogMiddleware",  # first: request id, access log, request metrics
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -151,7 +153,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "web:dashboard"
+LOGIN_REDIRECT_URL = "today:index"
 LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = 0.25  # hours
@@ -225,15 +227,36 @@ if env_bool("QUEUE_IMMEDIATE", False):
     HUEY["immediate"] = True
 
 # --- Logging ----------------------------------------------------------------------------------
+# text (default, for `make run`) or json: one JSON object per line with the request id (core/requestlog.py).
+LOG_FORMAT = (env("LOG_FORMAT", "text") or "text").strip().lower()
+# One access line per request (method, path without query string and with secret URL parts masked, status,
+# duration, request id). It replaces gunicorn's access log, which prints query strings and webhook tokens.
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request": {"()": "zaplecze.core.requestlog.RequestContextFilter"}},
+    "formatters": {
+        "plain": {
+            "()": "zaplecze.core.requestlog.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {"()": "zaplecze.core.requestlog.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
+        "zaplecze.request": {"level": "INFO" if ACCESS_LOG else "WARNING"},
+        "gunicorn.access": {"level": "CRITICAL", "propagate": False},  # see ACCESS_LOG
         "django.security": {"level": "INFO"},
-        "huey": {"level": "WARNING"},
+        # A handler of its own: `run_huey` adds its plain-text handler (and INFO level) to a handler-less "huey".
+        "huey": {"level": "WARNING", "handlers": ["console"], "propagate": False},
         "axes": {"level": "WARNING"},
         # PDF rendering reports every step and font subset at INFO: noise in the worker's and the CLI's log.
         "weasyprint": {"level": "WARNING"},
@@ -300,3 +323,19 @@ ANALYTICS_RETENTION_DAYS = int(env("ANALYTICS_RETENTION_DAYS", "730"))  # events
 ANALYTICS_RATE_LIMIT = int(env("ANALYTICS_RATE_LIMIT", "600"))  # collector: events per minute per IP
 ANALYTICS_MAX_BODY = int(env("ANALYTICS_MAX_BODY", "16384"))  # collector: bytes per request
 ANALYTICS_TRUSTED_PROXY = env_bool("ANALYTICS_TRUSTED_PROXY", False)  # take the IP from X-Forwarded-For
+
+# --- Operations endpoints: /healthz, /readyz, /metrics (monitoring/ops.py, docs/operations.md) ------------
+# Bearer token for /metrics and the details of /readyz; unset: only direct loopback callers and signed-in
+# users with monitoring access.
+METRICS_TOKEN = env("METRICS_TOKEN", "") or ""
+# Counters of every process (gunicorn workers, the worker) for /metrics: prometheus_client multiprocess
+# files, local to this machine. prometheus_client reads the directory from its own variable.
+METRICS_DIR = Path(env("METRICS_DIR", str(DATA_DIR / "metrics"))).resolve()
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+READY_DB_TIMEOUT = float(env("READY_DB_TIMEOUT", "2"))  # seconds for SELECT 1
+# Probes may come over plain HTTP from inside the cluster: no HTTPS redirect for them (production).
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz)$"]
+READY_HEARTBEAT_MAX_AGE = int(env("READY_HEARTBEAT_MAX_AGE", "300"))  # seconds; 0: worker not checked
+READY_SPOOL_MAX_BYTES = int(env("READY_SPOOL_MAX_BYTES", str(256 * 1024 * 1024)))  # unflushed collector data
+READY_SPOOL_MAX_AGE = int(env("READY_SPOOL_MAX_AGE", "900"))  # seconds the oldest unflushed event may wait

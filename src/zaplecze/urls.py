@@ -26,6 +26,7 @@ urlpatterns = [
     path("reports/", include("zaplecze.reports.urls")),
     path("promotions/", include("zaplecze.promotions.urls")),
     path("monitoring/", include("zaplecze.monitoring.urls")),
+    path("today/", include("zaplecze.today.urls")),
     path("", include("zaplecze.monitoring.ops_urls")),
     path("hooks/", include("zaplecze.integrations.public_urls")),
     path("", include("zaplecze.analytics.public_urls")),

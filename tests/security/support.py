@@ -116,6 +116,9 @@ def example_bodies(world: World) -> dict[str, dict]:
         "POST api/v1/orders": full,
         "PUT api/v1/orders/<channel>/<external_id>": body,
         "POST api/v1/orders/tags": {"order_ids": [world.order.pk], "add": ["vip"]},
+        "POST api/v1/today/<int:exception_id>/snooze": {"until": "2030-01-01T08:00:00+01:00"},
+        "POST api/v1/today/<int:exception_id>/resolve": {"note": "handled"},
+        "POST api/v1/today/<int:exception_id>/assign": {"user_id": None},
         "PATCH api/v1/orders/<int:order_id>": {"version": world.order.version, "customer_name": "Jan Nowak"},
         "POST api/v1/orders/<int:order_id>/status": {"status": "picking", "reason": "test"},
         "POST api/v1/orders/<int:order_id>/notes": {"text": "Call the customer"},
@@ -136,6 +139,9 @@ def example_bodies(world: World) -> dict[str, dict]:
             "frequency": "daily",
             "recipients": ["a@example.com"],
         },
+        "POST api/v1/monitoring/checks": {"name": "Cart", "url": "http://127.0.0.1:9/cart", "enabled": False},
+        "PATCH api/v1/monitoring/checks/<check_id>": {"interval_minutes": 10},
+        "POST api/v1/monitoring/incidents/<incident_id>/close": {"note": "walk"},
         "POST api/v1/purchasing/purchase-orders": {
             "supplier_id": world.extra.get("supplier_id", 1),
             "lines": [{"sku": "SKU-0001", "quantity": 2}],
@@ -161,6 +167,18 @@ def example_bodies(world: World) -> dict[str, dict]:
         "POST api/v1/fulfilment/picklists/<int:picklist_id>/status": {"status": "done"},
         "POST api/v1/fulfilment/packing/<int:order_id>/scan": {"code": "SKU-0001"},
         "POST api/v1/analytics/sites": {"domain": "new-shop.example", "name": "New"},
+        "POST api/v1/promotions/campaigns": {
+            "name": "New campaign",
+            "kind": "codes",
+            "value": "5",
+            "start": "2030-01-01T00:00:00+01:00",
+            "end": "2030-01-08T00:00:00+01:00",
+        },
+        "PATCH api/v1/promotions/campaigns/<int:campaign_id>": {"version": 1, "name": "Renamed"},
+        "POST api/v1/promotions/campaigns/<int:campaign_id>/codes": {"code": "NEW-CODE-1", "max_uses": 1},
+        "POST api/v1/promotions/campaigns/<int:campaign_id>/codes/generate": {"count": 3},
+        "POST api/v1/promotions/codes/redeem": {"code": "SECURITY-1", "order_ref": "#sec"},
+        "POST api/v1/reports/insights/<int:insight_id>/state": {"state": "accepted", "note": "test"},
     }
 
 

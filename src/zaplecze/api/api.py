@@ -230,6 +230,7 @@ def mount() -> None:
     from zaplecze.reports.api import router as reports_router
     from zaplecze.service.api import router as service_router
     from zaplecze.shipping.api import router as shipments_router
+    from zaplecze.today.api import router as today_router
 
     from .account import router as account_router
 
@@ -251,6 +252,7 @@ def mount() -> None:
     api.add_router("/reports", reports_router, tags=["reports"])
     api.add_router("/promotions", promotions_router, tags=["promotions"])
     api.add_router("/monitoring", monitoring_router, tags=["monitoring"])
+    api.add_router("/today", today_router, tags=["today"])
     api.add_router("", account_router, tags=["account"])
 
 
