@@ -17,8 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from zaplecze.core.access import require
-from zaplecze.core.errors import DomainError, NotFound
+from zaplecze.core.errors import DomainError
 from zaplecze.core.permissions import user_has
+from zaplecze.core.viewhelpers import form_error as _form_error
+from zaplecze.core.viewhelpers import or_404 as _get
 
 from . import images, selectors, services, stock
 from .forms import (
@@ -39,18 +41,6 @@ from .panels import product_panels
 log = logging.getLogger("zaplecze.catalog")
 
 PAGE_SIZE = 50
-
-
-def _get(fn, *args):
-    try:
-        return fn(*args)
-    except NotFound:
-        raise Http404
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = (exc.field or "").split("[")[0].split(".")[0]
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 def _url_or_none(name: str, *args) -> str | None:

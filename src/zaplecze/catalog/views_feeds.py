@@ -25,6 +25,7 @@ from zaplecze.core.access import public, require
 from zaplecze.core.errors import DomainError, NotFound
 from zaplecze.core.permissions import user_has
 from zaplecze.core.services import job_create
+from zaplecze.core.viewhelpers import form_error as _form_error
 
 from . import feeds
 from .models import Feed, Product, ProductImage
@@ -60,11 +61,6 @@ class FeedForm(forms.Form):
     active = forms.BooleanField(
         label=gettext_lazy("Active (served and rebuilt hourly)"), required=False, initial=True
     )
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = (exc.field or "").split("[")[0].split(".")[0]
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 def _feed(feed_id: int) -> Feed:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST, require_safe
 from zaplecze.core.access import require
 from zaplecze.core.errors import DomainError, NotFound
 from zaplecze.core.permissions import user_has
+from zaplecze.core.viewhelpers import form_error
 
 from . import omnibus, reprice
 from .models import BulkChange, Category, Offer, PriceChange, Product, Variant
@@ -28,6 +29,11 @@ from .prices import price_set, promotion_set
 
 ROWS_PER_PAGE = 200
 SHOW = ("all", "changes", "refused")
+
+
+def _form_error(form, exc) -> None:
+    aliases = {"effective_from": "start", "percent": "value", "amount": "value", "category_id": "category"}
+    form_error(form, exc, aliases=aliases)
 
 
 def _channel_choices() -> list[tuple[str, str]]:
@@ -97,13 +103,6 @@ class PriceForm(forms.Form):
     def __init__(self, *args, channels: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["channel"].choices = [("", _("Base price"))] + [(c, c) for c in channels]
-
-
-def _form_error(form, exc: DomainError) -> None:
-    name = {"effective_from": "start", "percent": "value", "amount": "value", "category_id": "category"}.get(
-        exc.field or "", exc.field or ""
-    )
-    form.add_error(name if name in form.fields else None, exc.message)
 
 
 def _bulk(reprice_id: int) -> BulkChange:

@@ -17,6 +17,8 @@ from django.views.decorators.http import require_POST
 
 from zaplecze.core.access import public, require
 from zaplecze.core.errors import DomainError, NotFound
+from zaplecze.core.viewhelpers import form_error as _form_error
+from zaplecze.core.viewhelpers import or_404 as _get
 
 from . import selectors, services
 from .connectors import connector_class
@@ -24,18 +26,6 @@ from .forms import ConnectionForm, SyncForm
 from .models import Platform, SyncRun
 
 PERMISSION = "settings.integrations"
-
-
-def _get(fn, *args):
-    try:
-        return fn(*args)
-    except NotFound:
-        raise Http404 from None
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = (exc.field or "").split(".")[0]
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 @require(PERMISSION)

@@ -16,6 +16,8 @@ from django.views.decorators.http import require_POST
 from zaplecze.core.access import require
 from zaplecze.core.errors import DomainError, NotFound
 from zaplecze.core.permissions import user_has
+from zaplecze.core.viewhelpers import form_error as _form_error
+from zaplecze.core.viewhelpers import or_404 as _get
 
 from . import charts, selectors, services
 from .forms import CheckForm
@@ -23,18 +25,6 @@ from .models import CheckState, IncidentKind, IncidentState, StorefrontCheck
 
 VIEW = "monitoring.view"
 MANAGE = "monitoring.manage"
-
-
-def _get(fn, *args):
-    try:
-        return fn(*args)
-    except NotFound:
-        raise Http404 from None
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = (exc.field or "").split(".")[0]
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 @require(VIEW)

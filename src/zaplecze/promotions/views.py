@@ -20,6 +20,7 @@ from zaplecze.core.access import require
 from zaplecze.core.businesstime import local_today
 from zaplecze.core.errors import DomainError, NotFound
 from zaplecze.core.permissions import user_has
+from zaplecze.core.viewhelpers import form_error
 
 from . import check as checks
 from . import results as results_mod
@@ -31,18 +32,15 @@ PAGE_SIZE = 50
 CHECK_PAGE = 100
 
 
+def _form_error(form, exc) -> None:
+    form_error(form, exc, aliases={"targets": "skus"})
+
+
 def _campaign(campaign_id: int):
     try:
         return selectors.access_campaign(campaign_id)
     except NotFound:
         raise Http404
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = (exc.field or "").split("[")[0].split(".")[0]
-    if field == "targets":
-        field = "skus"
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 @require("promotions.view")

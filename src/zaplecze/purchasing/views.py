@@ -20,6 +20,8 @@ from zaplecze.core.businesstime import local_today
 from zaplecze.core.errors import DomainError, NotFound
 from zaplecze.core.permissions import user_has
 from zaplecze.core.services import job_create
+from zaplecze.core.viewhelpers import form_error as _form_error
+from zaplecze.core.viewhelpers import or_404 as _get
 from zaplecze.inventory.models import Warehouse
 
 from . import documents, selectors, services
@@ -28,18 +30,6 @@ from .forms import ParameterForm, POForm, SettingsForm, SupplierForm, SupplierIt
 from .models import Discrepancy, POStatus, ReorderParameter
 
 PAGE_SIZE = 50
-
-
-def _get(fn, *args):
-    try:
-        return fn(*args)
-    except NotFound:
-        raise Http404
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = (exc.field or "").split("[")[0].split(".")[0]
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 # --- home ---------------------------------------------------------------------------------------------
