@@ -81,7 +81,9 @@ def test_run_first_start_serves_app_and_worker_and_ctrl_c_stops_both(tmp_path):
             {"username": "admin", "password": password, "csrfmiddlewaretoken": csrf}
         )
         req = urllib.request.Request(login_url, data=body.encode(), headers={"Referer": login_url})
-        dashboard = opener.open(req).read().decode()
+        today = opener.open(req).read().decode()  # the login lands on Today, filled by the demo build
+        assert 'class="card today-area"' in today
+        dashboard = opener.open(f"http://127.0.0.1:{port}/dashboard/").read().decode()
         assert 'data-vega-spec="chart-daily"' in dashboard
         queue = opener.open(f"http://127.0.0.1:{port}/orders/").read().decode()
         assert queue.count("/orders/") > 20

@@ -34,9 +34,7 @@ EXTRA_PAGES = [
     ("integrations", "/integrations/"),
     ("insights", "/reports/insights/"),
     ("monitoring", "/monitoring/"),
-    ("promotions", "/promotions/"),
     ("promotions-calendar", "/promotions/calendar/"),
-    ("today-history", "/today/history/"),
 ]
 CHROMIUM_ARGS = [
     "--headless",
@@ -291,6 +289,53 @@ def seed(orders: int, days: int, seed_value: int) -> None:
             username="admin", password=os.environ.get("ZAPLECZE_ADMIN_PASSWORD"), role="admin", validate=False
         )
         print(f"admin password: {password}")
+    _later_extras(User.objects.get(username="admin"))
+
+
+def _later_extras(admin) -> None:
+    """Promotions in the calendar (two of them clashing), the morning's insights, and Today looked at again."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from zaplecze.catalog.models import Category
+
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    try:
+        from zaplecze.promotions.services import campaign_create
+    except ImportError:
+        campaign_create = None
+    category = Category.objects.order_by("id").first()
+    if campaign_create is not None and category is not None:
+        targets = [{"kind": "category", "category_id": category.pk}]
+        campaign_create(
+            data={"name": "Black Week", "kind": "price", "value_type": "percent", "value": "20",
+                  "start": now - dt.timedelta(days=1), "end": now + dt.timedelta(days=5), "utm_campaign": "black-week"},
+            targets=targets, actor=admin,
+        )  # fmt: skip
+        campaign_create(
+            data={"name": "Weekend -15%", "kind": "price", "value_type": "percent", "value": "15",
+                  "start": now + dt.timedelta(days=1), "end": now + dt.timedelta(days=3)},
+            targets=targets, actor=admin,
+        )  # fmt: skip
+        campaign_create(
+            data={"name": "Free shipping over 199 PLN", "kind": "free_shipping", "threshold": "199",
+                  "start": now + dt.timedelta(days=8), "end": now + dt.timedelta(days=15)},
+            targets=[], actor=admin,
+        )  # fmt: skip
+    try:
+        from zaplecze.core.businesstime import local_today
+        from zaplecze.reports.insights_services import insights_refresh
+
+        insights_refresh(local_today())
+    except ImportError:
+        pass
+    try:
+        from zaplecze.today.services import exceptions_refresh
+
+        exceptions_refresh()
+    except ImportError:
+        pass
 
 
 def _catalog_extras() -> None:

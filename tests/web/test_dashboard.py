@@ -36,7 +36,7 @@ def test_dashboard_figures_and_links(admin_client, ingest, product_factory):
     ingest(external_id="w1", placed_at=ago(3))  # this week, ready -> waiting to ship, late
     ingest(external_id="p1", placed_at=ago(10))  # the previous 7 days
     ingest(external_id="c1", placed_at=now.isoformat(), stage="cancelled")  # never counted in sales
-    response = admin_client.get("/")
+    response = admin_client.get("/dashboard/")
     assert response.status_code == 200
     html = response.content.decode()
     today = now.astimezone(tz()).date()
@@ -62,7 +62,7 @@ def test_channel_split_with_waiting_and_late(admin_client, ingest, product_facto
     ingest(external_id="a", channel="allegro", placed_at=ago(0))
     ingest(external_id="b", channel="allegro", placed_at=ago(4))
     ingest(external_id="c", channel="shop", placed_at=ago(1), stage="delivered")
-    html = admin_client.get("/").content.decode()
+    html = admin_client.get("/dashboard/").content.decode()
     row = re.search(r'<tr data-channel="allegro">(.*?)</tr>', html, re.S).group(1)
     cells = re.findall(r'<td class="num">(.*?)</td>', row, re.S)
     assert ">2</a>" in cells[0]  # orders, 30 days
@@ -74,7 +74,7 @@ def test_channel_split_with_waiting_and_late(admin_client, ingest, product_facto
 
 def test_dashboard_chart_spec_has_the_daily_data(admin_client, ingest):
     ingest(external_id="a", placed_at=ago(0))
-    html = admin_client.get("/").content.decode()
+    html = admin_client.get("/dashboard/").content.decode()
     spec = json.loads(
         re.search(r'<script id="chart-daily" type="application/json">(.*?)</script>', html, re.S).group(1)
     )
@@ -104,6 +104,12 @@ def test_daily_chart_spans_the_whole_period_in_utc_days():
 
 
 def test_empty_dashboard(admin_client, db):
-    html = admin_client.get("/").content.decode()
+    html = admin_client.get("/dashboard/").content.decode()
     assert "No orders yet." in html
     assert figure(html, "late") == "0"
+
+
+def test_home_is_today_and_the_dashboard_is_one_click_away(admin_client):
+    response = admin_client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/today/"
+    assert 'data-area="dashboard"' in admin_client.get("/today/").content.decode()

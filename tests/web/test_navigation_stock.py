@@ -19,10 +19,11 @@ def _active(items: list[tuple[str, bool]]) -> list[str]:
 
 
 def test_navigation_marks_one_active_area_and_shows_settings_to_admins(admin_client, db):
-    home = nav(admin_client.get("/").content.decode())
+    home = nav(admin_client.get("/dashboard/").content.decode())
     keys = [k for k, _ in home]
     # the foundation areas in their order, module areas between them, "settings" always last
-    assert [k for k in keys if k in {"dashboard", "orders", "stock", "jobs"}] == [
+    assert [k for k in keys if k in {"today", "dashboard", "orders", "stock", "jobs"}] == [
+        "today",
         "dashboard",
         "orders",
         "stock",
@@ -37,9 +38,10 @@ def test_navigation_marks_one_active_area_and_shows_settings_to_admins(admin_cli
 
 def test_no_settings_entry_without_permission(client, make_user):
     client.force_login(make_user("warehouse"))
-    keys = [k for k, _ in nav(client.get("/").content.decode())]
+    keys = [k for k, _ in nav(client.get("/dashboard/").content.decode())]
     assert "settings" not in keys
-    assert [k for k in keys if k in {"dashboard", "orders", "stock", "jobs"}] == [
+    assert [k for k in keys if k in {"today", "dashboard", "orders", "stock", "jobs"}] == [
+        "today",
         "dashboard",
         "orders",
         "stock",

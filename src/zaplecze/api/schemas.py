@@ -50,3 +50,13 @@ def errors(*codes: int) -> dict[int, type[Schema]]:
     for code in codes:
         out[code] = ValidationErrorOut if code == 422 else ErrorOut
     return out
+
+
+# An action that takes no input (run a check now, refresh): every write operation documents its body, and
+# this one's is an optional empty object; whatever is sent is not read.
+NO_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": False}}},
+    }
+}

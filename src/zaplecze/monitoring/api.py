@@ -22,7 +22,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from zaplecze.api.permissions import allow
-from zaplecze.api.schemas import Id, In, errors, text
+from zaplecze.api.schemas import NO_BODY, Id, In, errors, text
 
 from . import selectors, services
 from .models import CheckKind, CheckResult, Incident, IncidentKind, IncidentState, StorefrontCheck
@@ -178,7 +178,10 @@ def check_delete(request, check_id: Id):
 
 
 @router.post(
-    "/checks/{check_id}/run", response={200: ResultOut, **errors(404, 422)}, summary="Run a check now"
+    "/checks/{check_id}/run",
+    response={200: ResultOut, **errors(404, 422)},
+    summary="Run a check now",
+    openapi_extra=NO_BODY,
 )
 @allow("monitoring.manage")
 def check_run(request, check_id: Id):
@@ -213,6 +216,7 @@ def incidents(request, query: Query[IncidentsQuery]):
     "/incidents/{incident_id}/ticket",
     response={200: IncidentOut, **errors(404, 409, 422)},
     summary="Open an IT ticket",
+    openapi_extra=NO_BODY,
 )
 @allow("monitoring.manage")
 def incident_ticket(request, incident_id: Id):

@@ -27,7 +27,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from zaplecze.api.permissions import allow
-from zaplecze.api.schemas import Id, In, errors, text
+from zaplecze.api.schemas import NO_BODY, Id, In, errors, text
 from zaplecze.core.businesstime import local_today
 
 from . import check as checks
@@ -245,6 +245,7 @@ def patch_campaign(request, campaign_id: Id, payload: CampaignPatch):
     "/campaigns/{int:campaign_id}/check",
     response={200: CheckOut, **errors(404, 422)},
     summary="Run the pre-launch check",
+    openapi_extra=NO_BODY,
 )
 @allow("promotions.manage")
 def run_check(request, campaign_id: Id):

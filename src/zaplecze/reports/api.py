@@ -22,7 +22,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from zaplecze.api.permissions import allow
-from zaplecze.api.schemas import In, errors, text
+from zaplecze.api.schemas import NO_BODY, In, errors, text
 from zaplecze.core.businesstime import local_today
 from zaplecze.core.errors import NotFound
 from zaplecze.reports.sales import Period
@@ -285,7 +285,12 @@ def insights_list(request, query: Query[InsightQuery]):
     return list(select(state=query.state, kind=query.kind))
 
 
-@router.post("/insights/refresh", response={200: RefreshOut, **errors()}, summary="Run the insight rules")
+@router.post(
+    "/insights/refresh",
+    response={200: RefreshOut, **errors()},
+    summary="Run the insight rules",
+    openapi_extra=NO_BODY,
+)
 @allow("reports.manage")
 def insights_refresh(request):
     from .insights_services import insights_refresh as run

@@ -17,7 +17,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from zaplecze.api.permissions import allow
-from zaplecze.api.schemas import In, errors, text
+from zaplecze.api.schemas import NO_BODY, In, errors, text
 from zaplecze.core import today as registry
 from zaplecze.core.errors import NotFound, PermissionDenied
 from zaplecze.core.permissions import user_has
@@ -134,6 +134,7 @@ def assign(request, exception_id: int, body: AssignIn):
     "/{int:exception_id}/act/{action}",
     response={200: dict, **errors(400, 404, 422)},
     summary="Run a quick action",
+    openapi_extra=NO_BODY,
 )
 @allow("dashboard.view")
 def act(request, exception_id: int, action: str):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from zaplecze.core import today as registry
 from zaplecze.core.businesstime import local_date, tz
-from zaplecze.core.permissions import user_has
+from zaplecze.core.permissions import Role, user_has
 
 from .models import OpsException
 
@@ -83,6 +83,7 @@ def page(user, f: TodayFilter, *, now: dt.datetime | None = None) -> dict:
         areas = [a for a in areas if a == f.area]
     labels = area_labels()
     kinds = registry.kinds()
+    roles = dict(Role.choices)
     groups = []
     for area in areas:
         rows = list(qs.filter(area=area).select_related("owner").order_by("rank", "due_at", "id")[:PER_AREA])
@@ -93,6 +94,7 @@ def page(user, f: TodayFilter, *, now: dt.datetime | None = None) -> dict:
                 a for a in (kind.actions if kind else ()) if not a.permission or user_has(user, a.permission)
             ]
             row.overdue = row.due_at is not None and row.due_at < now
+            row.owner_role_label = roles.get(row.owner_role, row.owner_role)
         groups.append({"area": area, "label": labels.get(area, area), "count": counts[area], "rows": rows})
     return {
         "groups": groups,
