@@ -187,3 +187,21 @@ def test_breakdown_rows_drill_down_to_their_orders(admin_client, ingest, shop):
     [week] = links["By week"][:1]
     assert "date_from=2026-11-09" in week and "date_to=2026-11-15" in week
     assert links["By month"] and links["By delivery method"]
+
+
+def test_return_rate_counts_orders_with_a_return_that_was_not_rejected(ingest, shop):
+    from zaplecze.service.models import Return
+
+    orders = [_order(ingest, n, dt.datetime(2026, 11, 10 + n, 12, 0, tzinfo=WAW)) for n in range(1, 5)]
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=WAW)
+
+    def _return(order, state):
+        Return.objects.create(order=order, state=state, statement_sent_at=now, statement_received_at=now,
+                              refund_due=now.date(), refund_warn_on=now.date())  # fmt: skip
+
+    _return(orders[0], "requested")
+    _return(orders[0], "accepted")  # a second return of the same order: still one order with a return
+    _return(orders[1], "rejected")  # refused: not a return
+    data = sales_report(Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30)))
+    assert (data["returned_orders"], data["return_rate"]) == (1, 0.25)
+    assert data["previous_period"]["return_rate"] is None  # no orders then: no rate, not 0 %

@@ -158,13 +158,15 @@ def summary_rows(kind: str, data: dict) -> list[dict]:
         (_("Revenue (net of refunds)"), "revenue_net", True),
         (_("Average order value"), "aov", True),
         (_("Units"), "units", False),
+        (_("Return rate (orders with a return)"), "return_rate", "pct"),
     ]
     out = [
         {
             "label": label,
             "key": k,
             "value": data[k],
-            "money": money,
+            "money": money is True,
+            "pct": money == "pct",
             "prev": prev.get(k),
             "change": cp.get(k),
             "last_year": ly.get(k),
@@ -240,7 +242,7 @@ def to_xlsx(kind: str, data: dict) -> bytes:
         for j, value in enumerate(cells, start=1):
             if value is None:
                 continue
-            fmt = pct if j in (3, 5) else (money if row["money"] else None)
+            fmt = pct if j in (3, 5) or row.get("pct") else (money if row["money"] else None)
             sheet.write_number(i, j, float(value), fmt)
     sheet.set_column(0, 0, 34)
     sheet.set_column(1, 5, 16)

@@ -25,7 +25,7 @@ from django.db.models.functions import TruncDate
 from zaplecze.core.businesstime import tz
 from zaplecze.core.errors import DomainError
 from zaplecze.orders.models import Channel, Order, OrderLine, Stage
-from zaplecze.service.models import REFUND_HOLDING_STATES, Refund
+from zaplecze.service.models import REFUND_HOLDING_STATES, Refund, Return, ReturnState
 
 CENT = Decimal("0.01")
 MAX_DAYS = 3700  # about ten years: a longer range is almost certainly a typo
@@ -120,6 +120,13 @@ def totals(period: Period, *, currency: str = "PLN", channel: str = "") -> dict:
     gross = _money(agg["gross"])
     refunds = _money(refunds_in(period, currency=currency, channel=channel))
     units = OrderLine.objects.filter(order__in=orders).aggregate(u=Sum("quantity"))["u"] or 0
+    returned = (
+        Return.objects.filter(order__in=orders)
+        .exclude(state=ReturnState.REJECTED)
+        .values("order_id")
+        .distinct()
+        .count()
+    )
     return {
         "orders": n,
         "revenue_gross": gross,
@@ -127,6 +134,10 @@ def totals(period: Period, *, currency: str = "PLN", channel: str = "") -> dict:
         "revenue_net": gross - refunds,
         "aov": (gross / n).quantize(CENT) if n else None,
         "units": units,
+        "returned_orders": returned,
+        # Orders of the period with a return (not rejected) so far, of the period's orders: a recent period's
+        # rate still grows while its 14-day withdrawal windows are open.
+        "return_rate": round(returned / n, 4) if n else None,
     }
 
 
@@ -352,7 +363,7 @@ def other_currencies(period: Period, *, currency: str = "PLN", channel: str = ""
     }
 
 
-COMPARED = ("orders", "revenue_gross", "revenue_net", "aov", "units")
+COMPARED = ("orders", "revenue_gross", "revenue_net", "aov", "units", "return_rate")
 
 
 def sales_report(period: Period, *, currency: str = "PLN", channel: str = "", top: int = 20) -> dict:
