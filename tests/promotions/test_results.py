@@ -181,3 +181,53 @@ def test_traffic_and_conversion_from_the_campaign_utm(settings, tmp_path, campai
     assert results.campaign_traffic(_campaign(campaign_factory, shop), (START, END)) is None
     spool.close()
     pipeline.sites_forget()
+
+
+def test_codes_used_at_the_shop_checkout_count_as_redemptions(shop, campaign_factory, manager, ingest):
+    """An order imported from a channel names the codes used at checkout; each counts once, in the window."""
+    from zaplecze.promotions.models import Campaign, CodeRedemption
+
+    codes = campaign_factory(kind="codes", value="10", targets=[], start=START, end=END, budget="100")
+    services.code_add(campaign_id=codes.pk, code="AUTUMN", actor=manager)
+    Campaign.objects.filter(pk=codes.pk).update(status="running")
+
+    def coded(n, at, used, discount="10.00"):
+        return ingest(
+            external_id=f"K{n}", number=f"#K{n}", placed_at=at.isoformat(), shipping_cost="0", discount=discount,
+            discount_codes=used,
+            lines=[{"sku": "X-1", "name": "X", "quantity": 1, "unit_price_gross": "100.00", "vat_rate": "23"}],
+        ).order  # fmt: skip
+
+    first = coded(1, START + dt.timedelta(hours=2), ["autumn"])  # case does not matter
+    assert first.discount_codes == ["AUTUMN"]
+    coded(2, START + dt.timedelta(hours=3), ["OTHER"])  # another code: not this campaign's
+    coded(3, START - dt.timedelta(days=1), ["AUTUMN"])  # before the campaign: not counted
+    coded(4, START + dt.timedelta(hours=4), ["AUTUMN", "FREESHIP"], discount="5.00")
+    CodeRedemption.objects.create(code=codes.codes.get(), order_ref="#K4", at=START + dt.timedelta(hours=4))
+    out = results.campaign_results(codes, now=END, traffic=False)
+    assert out["codes"]["redemptions"] == 2  # #K1 and #K4 (recorded through the API too: once)
+    assert out["discount_cost"] == "15.00"
+
+
+def test_woocommerce_and_shopify_orders_carry_their_discount_codes():
+    import json
+    from pathlib import Path
+
+    from zaplecze.integrations.connectors.shopify import Shopify
+    from zaplecze.integrations.connectors.woocommerce import WooCommerce
+
+    samples = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+    shopify_order = json.loads((samples / "shopify" / "order-2024-10.json").read_text())
+    shopify_order = shopify_order.get("order", shopify_order)
+    conn = Shopify(base_url="https://shop.myshopify.com", credentials={"access_token": "x"}, channel="shop")
+    mapped = conn.map_order(shopify_order)
+    expected = [c["code"] for c in shopify_order.get("discount_codes", [])]
+    assert expected and mapped.order.discount_codes == expected
+    woo = json.loads((samples / "woocommerce" / "order.json").read_text())
+    woo["coupon_lines"] = [{"id": 1, "code": "jesien10", "discount": "10.00"}]
+    w = WooCommerce(
+        base_url="https://sklep.example",
+        credentials={"consumer_key": "ck", "consumer_secret": "cs"},
+        channel="shop",
+    )
+    assert w.map_order(woo).order.discount_codes == ["jesien10"]

@@ -101,6 +101,10 @@ class OrderIn(Strict):
 
     shipping_cost: Money = Decimal("0")
     discount: Money = Decimal("0")
+    # Discount codes the customer used at the shop's checkout (promotions count redemptions from them).
+    discount_codes: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    ] = Field(default_factory=list, max_length=20)
     total_gross: Money | None = None
     notes: Annotated[str, StringConstraints(max_length=5000)] = ""
     tags: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]] = Field(

@@ -201,11 +201,24 @@ def campaign_results(campaign: Campaign, *, now: dt.datetime | None = None, traf
             reg = regular.get(r["variant_id"])
             if reg is not None:
                 discount += max(Decimal(0), reg * r["units"] - Decimal(r["paid"] or 0))
-    refs = list(CodeRedemption.objects.filter(code__campaign=campaign).values_list("order_ref", flat=True))
+    refs = set(CodeRedemption.objects.filter(code__campaign=campaign).values_list("order_ref", flat=True))
+    # Orders from the channels carry the codes used at the shop's checkout (`Order.discount_codes`): an order
+    # of the campaign's window naming one of its codes is a redemption too (each order counted once).
+    campaign_codes = set(campaign.codes.values_list("code", flat=True))
+    if campaign_codes:
+        coded = (
+            Order.objects.filter(placed_at__gte=window[0], placed_at__lt=window[1])
+            .exclude(stage__in=EXCLUDED_STAGES)
+            .exclude(discount_codes=[])
+            .values_list("number", "discount_codes")
+        )
+        refs |= {
+            number for number, used in coded.iterator(chunk_size=5000) if campaign_codes & set(used or [])
+        }
     redemptions = len(refs)
     code_discount = Decimal(0)
     if refs:
-        code_discount = Order.objects.filter(number__in=refs[:20000]).aggregate(s=Sum("discount"))[
+        code_discount = Order.objects.filter(number__in=sorted(refs)[:20000]).aggregate(s=Sum("discount"))[
             "s"
         ] or Decimal(0)
     discount += code_discount

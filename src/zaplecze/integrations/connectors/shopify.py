@@ -277,6 +277,11 @@ class Shopify(Connector):
             delivery_method=DeliveryMethod.OTHER,
             shipping_cost=shipping,
             discount=_dec(payload.get("total_discounts")),
+            discount_codes=[
+                str(c.get("code"))[:60]
+                for c in payload.get("discount_codes") or []
+                if isinstance(c, dict) and c.get("code")
+            ][:20],
             total_gross=_dec(payload.get("total_price")),
             notes=(payload.get("note") or "")[:5000],
             tags=[t.strip()[:50] for t in (payload.get("tags") or "").split(",") if t.strip()][:20],

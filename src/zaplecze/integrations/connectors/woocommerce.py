@@ -309,6 +309,11 @@ class WooCommerce(Connector):
             delivery_method=delivery or DeliveryMethod.OTHER,
             shipping_cost=_dec(payload.get("shipping_total")) + _dec(payload.get("shipping_tax")),
             discount=_dec(payload.get("discount_total")) + _dec(payload.get("discount_tax")),
+            discount_codes=[
+                str(c.get("code"))[:60]
+                for c in payload.get("coupon_lines") or []
+                if isinstance(c, dict) and c.get("code")
+            ][:20],
             total_gross=_dec(payload.get("total")),
             notes=(payload.get("customer_note") or "")[:5000],
             lines=lines,
