@@ -48,7 +48,7 @@ class OpsException(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    resolved_how = models.CharField(max_length=10, blank=True, default="")  # "cleared" or "by_hand"
+    resolved_how = models.CharField(max_length=20, blank=True, default="")  # cleared, by_hand, switched_off
     note = models.CharField(max_length=500, blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
 

@@ -123,7 +123,7 @@ class Migration(migrations.Migration):
                 ("opened_at", models.DateTimeField(default=django.utils.timezone.now)),
                 ("seen_at", models.DateTimeField(default=django.utils.timezone.now)),
                 ("resolved_at", models.DateTimeField(blank=True, null=True)),
-                ("resolved_how", models.CharField(blank=True, default="", max_length=10)),
+                ("resolved_how", models.CharField(blank=True, default="", max_length=20)),
                 ("note", models.CharField(blank=True, default="", max_length=500)),
                 ("data", models.JSONField(blank=True, default=dict)),
                 (
