@@ -211,7 +211,7 @@ class Order(models.Model):
     shipping_cost = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     discount = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     # The discount codes used at checkout, upper-cased (from the channel; promotions count redemptions here).
-    discount_codes = models.JSONField(default=list, blank=True)
+    discount_codes = models.JSONField(default=list, db_default=[], blank=True)  # raw bulk loaders may omit it
 
     placed_at = models.DateTimeField(_("placed at"))
     ship_by = models.DateTimeField(_("ship by"), null=True, blank=True)
