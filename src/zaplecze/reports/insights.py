@@ -39,7 +39,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, Min, Sum
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 from scipy import stats
 
 from zaplecze.catalog.models import Variant
@@ -960,71 +960,77 @@ def measure_stage_stall(subject: dict, period: Period, ctx: Context) -> dict:
 # --- words: the headline and the suggested action, translated when shown ------------------------------
 
 HEADLINES = {
-    (K.PRODUCT_CONVERSION, "sku"): _l(
+    (K.PRODUCT_CONVERSION, "sku"): gettext_lazy(
         "%(label)s: %(view_visits)s visits viewed it, %(orders)s ordered (%(rate)s against %(shop_rate)s "
         "in the shop)"
     ),
-    (K.STOCKOUT, "variant"): _l(
+    (K.STOCKOUT, "variant"): gettext_lazy(
         "%(label)s: %(position)s in stock and on order lasts about %(days_of_cover)s days; a delivery takes "
         "%(lead_time_calendar_days)s days"
     ),
-    (K.RETURN_RATE, "variant"): _l(
+    (K.RETURN_RATE, "variant"): gettext_lazy(
         "%(label)s: %(returned_units)s of %(sold_units)s units returned (%(rate)s), %(expected_returns)s "
         "expected at the earlier %(baseline_rate)s"
     ),
-    (K.RETURN_RATE, "reason"): _l(
+    (K.RETURN_RATE, "reason"): gettext_lazy(
         "Return reason “%(label)s”: %(returns)s returns, %(expected_returns)s expected at the rate of the "
         "12 weeks before"
     ),
-    (K.CARRIER_LATE, "carrier"): _l(
+    (K.CARRIER_LATE, "carrier"): gettext_lazy(
         "%(label)s: %(late)s of %(delivered)s deliveries late (%(rate)s), %(baseline_rate)s in the 8 weeks "
         "before"
     ),
-    (K.CHANNEL_CONVERSION, "source"): _l(
+    (K.CHANNEL_CONVERSION, "source"): gettext_lazy(
         "Traffic from “%(label)s”: %(orders)s orders from %(visits)s visits (%(rate)s), %(expected_orders)s "
         "expected from the same weekdays before"
     ),
-    (K.ABANDONED_CHECKOUT, "shop"): _l(
+    (K.ABANDONED_CHECKOUT, "shop"): gettext_lazy(
         "%(abandoned)s of %(checkouts)s checkouts abandoned (%(rate)s), %(baseline_rate)s in the 4 weeks "
         "before"
     ),
-    (K.SLOW_STOCK, "variant"): _l(
+    (K.SLOW_STOCK, "variant"): gettext_lazy(
         "%(label)s: %(available)s in stock, %(sold_units)s sold in %(history_days)s days"
     ),
-    (K.STAGE_STALL, "stage"): _l(
+    (K.STAGE_STALL, "stage"): gettext_lazy(
         "%(stalled_orders)s of %(open_orders)s open orders in “%(label)s” for longer than the usual "
         "%(p90_hours)s h"
     ),
 }
 
 ACTIONS = {
-    K.PRODUCT_CONVERSION: _l(
+    K.PRODUCT_CONVERSION: gettext_lazy(
         "Check the product page: price against competitors, photos, description, availability and delivery "
         "time; consider a promotion."
     ),
-    K.STOCKOUT: _l("Order now from the supplier: the reorder list has the quantity and how it was computed."),
-    K.RETURN_RATE: _l(
+    K.STOCKOUT: gettext_lazy(
+        "Order now from the supplier: the reorder list has the quantity and how it was computed."
+    ),
+    K.RETURN_RATE: gettext_lazy(
         "Read the return reasons and check the product: description, sizes, photos, quality of the batch, "
         "packaging."
     ),
-    K.CARRIER_LATE: _l(
+    K.CARRIER_LATE: gettext_lazy(
         "Raise it with the carrier, check the hand-over times, and consider moving delivery methods or "
         "regions to another carrier."
     ),
-    K.CHANNEL_CONVERSION: _l(
+    K.CHANNEL_CONVERSION: gettext_lazy(
         "Check what changed for this source: landing pages, ads or campaigns, tracking, prices and "
         "availability of the products it brings visitors to."
     ),
-    K.ABANDONED_CHECKOUT: _l(
+    K.ABANDONED_CHECKOUT: gettext_lazy(
         "Go through the checkout yourself: payment and delivery options, shipping costs, errors; check the "
         "storefront monitoring."
     ),
-    K.SLOW_STOCK: _l(
+    K.SLOW_STOCK: gettext_lazy(
         "Promotion candidate: a discount, a bundle or a feed campaign to clear the stock; stop reordering it."
     ),
-    K.STAGE_STALL: _l("Open the queue filtered to this stage and move or cancel the oldest orders."),
+    K.STAGE_STALL: gettext_lazy(
+        "Open the queue filtered to this stage and move or cancel the oldest orders."
+    ),
 }
-REASON_ACTION = _l("Open the returns with this reason and look for a common product, batch or carrier.")
+REASON_ACTION = gettext_lazy(
+    "Open the returns with this reason and look for a common product, batch or carrier."
+)
 
 
 SHARES = {"rate", "shop_rate", "baseline_rate", "stockout_probability", "expected_share"}
