@@ -130,7 +130,7 @@ def traces_from_log(period: Period, *, channel: str = "") -> list[Trace]:
     for row in orders.values_list(*ORDER_FIELDS).order_by("id").iterator(chunk_size=5000):
         by_id[row[0]] = _new_trace(row)
     events = (
-        OrderEvent.objects.filter(order__in=orders, kind__in=EVENT_KINDS)
+        OrderEvent.objects.filter(order__in=orders)  # kinds filtered below (see traces._events_by_order)
         .order_by("order_id", "at", "id")
         .values_list("order_id", "at", "kind", "to_stage", "to_status")
     )
@@ -145,6 +145,8 @@ def traces_from_log(period: Period, *, channel: str = "") -> list[Trace]:
         t.shipped, t.delivered = f.shipped or t.shipped, f.delivered or t.delivered
 
     for oid, at, kind, to_stage, to_status in events.iterator(chunk_size=20000):
+        if kind not in EVENT_KINDS:
+            continue
         if oid != current:
             if current is not None:
                 flush()

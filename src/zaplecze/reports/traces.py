@@ -105,13 +105,17 @@ def decode_path(path: str) -> list[tuple[str, dt.datetime]]:
 
 
 def _events_by_order(order_ids: list[int]) -> Iterator[tuple[int, list[tuple]]]:
+    # The kinds are filtered here, not in SQL: with a long id list and a kind filter, SQLite prefers the
+    # (kind, at) index and reads every status event of the shop for each batch (4.8 s instead of 0.05 s).
     rows = (
-        OrderEvent.objects.filter(order_id__in=order_ids, kind__in=EVENT_KINDS)
+        OrderEvent.objects.filter(order_id__in=order_ids)
         .order_by("order_id", "at", "id")
         .values_list("order_id", "at", "kind", "to_stage", "to_status")
     )
     current, bucket = None, []
     for oid, at, kind, to_stage, to_status in rows.iterator(chunk_size=20000):
+        if kind not in EVENT_KINDS:
+            continue
         if oid != current:
             if current is not None:
                 yield current, bucket
